@@ -1,0 +1,74 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// c77_secure_db's daemon (`c77-secure-dbd`) and its client (`c77-secure-dbctl`).
+// One concern per target; arrows point one way:
+//   executables -> Monitor -> {Postgres, Systemd, MonitorConfig, ControlSocket}
+//   Postgres -> CLibPQ (libpq), Systemd -> CSystemd (libsystemd)
+let package = Package(
+    name: "c77-secure-db",
+    products: [
+        .executable(name: "c77-secure-dbd", targets: ["c77-secure-dbd"]),
+        .executable(name: "c77-secure-dbctl", targets: ["c77-secure-dbctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // C libraries PostgreSQL and systemd users already trust.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+
+        // A small, safe Swift layer over libpq.
+        .target(
+            name: "Postgres",
+            dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Starts and stops a throwaway PostgreSQL cluster (tests and `c77-secure-dbd demo`).
+        .target(name: "ThrowawayCluster"),
+        // sd_notify and journald's native protocol.
+        .target(
+            name: "Systemd",
+            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]
+        ),
+        // INI parsing, durations, cron schedules and the typed, validated configuration.
+        .target(name: "MonitorConfig"),
+        // Newline-delimited JSON over a Unix stream socket: server and client side.
+        .target(name: "ControlSocket"),
+        // Scheduler, jobs, alert pipeline and sinks, status model.
+        .target(
+            name: "Monitor",
+            dependencies: [
+                "Postgres", "Systemd", "MonitorConfig", "ControlSocket",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "c77-secure-dbd",
+            dependencies: [
+                "Monitor", "MonitorConfig", "ThrowawayCluster", "Systemd", "ControlSocket", "Postgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "c77-secure-dbctl",
+            dependencies: [
+                "ControlSocket",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "ThrowawayCluster"]),
+        .testTarget(name: "MonitorConfigTests", dependencies: ["MonitorConfig"]),
+        .testTarget(name: "SystemdTests", dependencies: ["Systemd"]),
+        .testTarget(name: "ControlSocketTests", dependencies: ["ControlSocket"]),
+        .testTarget(name: "MonitorTests", dependencies: ["Monitor", "Postgres", "ThrowawayCluster", "MonitorConfig"]),
+        .testTarget(name: "DaemonTests", dependencies: ["ThrowawayCluster", "Postgres", "ControlSocket"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

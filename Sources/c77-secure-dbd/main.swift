@@ -1,0 +1,1 @@
+print("c77-secure-dbd")
