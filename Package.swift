@@ -44,6 +44,7 @@ let package = Package(
                 "Postgres", "Systemd", "MonitorConfig", "ControlSocket",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(

@@ -1,0 +1,24 @@
+/// The stable name of a kind of finding. Operators route and silence alerts by these names,
+/// so existing names never change; new kinds add new names.
+public struct AlertType: RawRepresentable, Sendable, Codable, Hashable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    /// A row whose stored content hash does not match its content, or protection that was removed.
+    public static let dataTampering = AlertType(rawValue: "DATA_TAMPERING")
+    /// The extension's error rate over the last hour is above `error_rate_threshold`.
+    public static let highErrorRate = AlertType(rawValue: "HIGH_ERROR_RATE")
+    /// More unused, unexpired authorization tokens than `active_tokens_threshold`.
+    public static let tokenBuildup = AlertType(rawValue: "TOKEN_BUILDUP")
+    /// One database user failing more operations than `error_threshold` within `error_window`.
+    public static let highErrorRateUser = AlertType(rawValue: "HIGH_ERROR_RATE_USER")
+    /// One database user performing more operations than `volume_threshold` within `volume_window`.
+    public static let unusualActivityVolume = AlertType(rawValue: "UNUSUAL_ACTIVITY_VOLUME")
+    /// Operations outside `business_hours`.
+    public static let offHoursActivity = AlertType(rawValue: "OFF_HOURS_ACTIVITY")
+    /// The daemon cannot reach the database.
+    public static let databaseUnreachable = AlertType(rawValue: "DATABASE_UNREACHABLE")
+    /// A job run failed or timed out.
+    public static let jobFailed = AlertType(rawValue: "JOB_FAILED")
+}

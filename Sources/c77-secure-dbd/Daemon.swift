@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+import Monitor
+
+/// `c77-secure-dbd`: the c77_secure_db monitoring daemon.
+@main
+struct Daemon: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "c77-secure-dbd",
+        abstract: "Monitor c77_secure_db databases: health, tokens, content hashes and the audit trail.",
+        discussion: """
+            Without a subcommand the daemon runs in the foreground, as systemd expects \
+            (Type=notify). Exit status 78 (EX_CONFIG) means the configuration is invalid.
+            """,
+        version: "c77-secure-dbd \(MonitorVersion.current)",
+        subcommands: [RunCommand.self, CheckConfigCommand.self, DemoCommand.self],
+        defaultSubcommand: RunCommand.self
+    )
+}
+
+/// sysexits(3) EX_CONFIG: the configuration is invalid.
+let exConfig: Int32 = 78
+
+/// Prints a line to standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

@@ -1,0 +1,150 @@
+import Foundation
+import Glibc
+import ThrowawayCluster
+
+/// Where the demo finds its sibling binary and the repository's extension files.
+struct DemoBinaries {
+    let daemonPath: String
+    let ctlPath: String
+    let extensionDirectory: String?
+
+    static func locate() throws -> DemoBinaries {
+        let executable = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]).standardizedFileURL
+        let binDirectory = executable.deletingLastPathComponent()
+        let ctl = binDirectory.appendingPathComponent("c77-secure-dbctl").path
+        guard FileManager.default.isExecutableFile(atPath: ctl) else {
+            throw DemoError("c77-secure-dbctl not found next to \(executable.path); build both (swift build)")
+        }
+        return DemoBinaries(daemonPath: executable.path, ctlPath: ctl, extensionDirectory: findExtensionDirectory(from: binDirectory))
+    }
+
+    /// The repository's `extension/` folder, searched upwards from the binary and the working directory.
+    private static func findExtensionDirectory(from start: URL) -> String? {
+        let candidates = [start, URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
+        for candidate in candidates {
+            var directory = candidate
+            while directory.path != "/" {
+                let path = directory.appendingPathComponent("extension").path
+                if FileManager.default.fileExists(atPath: path + "/c77_secure_db.control") { return path }
+                directory = directory.deletingLastPathComponent()
+            }
+        }
+        return nil
+    }
+
+    func startDaemon(configPath: String, logPath: String) throws -> Process {
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: daemonPath)
+        process.arguments = ["run", "--config", configPath]
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = nil
+        environment["JOURNAL_STREAM"] = nil
+        process.environment = environment
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        return process
+    }
+
+    /// Runs `c77-secure-dbctl` with `arguments` and returns what it printed.
+    func ctl(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ctlPath)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return output
+    }
+}
+
+/// Copies the extension's files into PostgreSQL's sharedir when they are not there yet.
+enum ExtensionInstaller {
+    static func ensureInstalled(extensionDirectory: String?) throws {
+        let sharedir = try run("pg_config", ["--sharedir"]).trimmingCharacters(in: .whitespacesAndNewlines) + "/extension"
+        guard let source = extensionDirectory else {
+            guard FileManager.default.fileExists(atPath: sharedir + "/c77_secure_db.control") else {
+                throw DemoError("the c77_secure_db extension is not installed and no extension/ folder was found; run `make -C extension install`")
+            }
+            detail("using the installed extension in \(sharedir)")
+            return
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: source)
+            .filter { $0.hasSuffix(".control") || ($0.hasSuffix(".sql") && $0.contains("--")) }
+        for file in files.sorted() {
+            let target = sharedir + "/" + file
+            let sourcePath = source + "/" + file
+            if FileManager.default.contentsEqual(atPath: sourcePath, andPath: target) { continue }
+            do {
+                if FileManager.default.fileExists(atPath: target) { try FileManager.default.removeItem(atPath: target) }
+                try FileManager.default.copyItem(atPath: sourcePath, toPath: target)
+                detail("installed \(target)")
+            } catch {
+                throw DemoError("cannot install \(file) into \(sharedir) (\(error.localizedDescription)); run `sudo make -C extension install` once")
+            }
+        }
+    }
+
+    private static func run(_ command: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [command] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw DemoError("\(command) failed; is PostgreSQL installed?") }
+        return output
+    }
+}
+
+/// Stops the daemon and removes the cluster, once, at the end or on SIGINT/SIGTERM.
+final class DemoCleanup: @unchecked Sendable {
+    private let cluster: ThrowawayCluster
+    private let lock = NSLock()
+    private var daemon: Process?
+    private var done = false
+    private var signalSources: [DispatchSourceSignal] = []
+
+    init(cluster: ThrowawayCluster) {
+        self.cluster = cluster
+    }
+
+    func setDaemon(_ process: Process) {
+        lock.withLock { daemon = process }
+    }
+
+    func installSignalHandlers() {
+        for signo in [SIGINT, SIGTERM] {
+            signal(signo, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
+            source.setEventHandler { [self] in
+                print("\n==> Interrupted: cleaning up")
+                run(daemon: nil)
+                exit(130)
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    func run(daemon explicit: Process?) {
+        let (first, process): (Bool, Process?) = lock.withLock {
+            defer { done = true }
+            return (!done, explicit ?? daemon)
+        }
+        guard first else { return }
+        if let process, process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        cluster.destroy()
+    }
+}

@@ -1,1 +1,0 @@
-print("c77-secure-dbd")
