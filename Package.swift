@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // C libraries PostgreSQL and systemd users already trust.
@@ -37,11 +38,18 @@ let package = Package(
         .target(name: "MonitorConfig"),
         // Newline-delimited JSON over a Unix stream socket: server and client side.
         .target(name: "ControlSocket"),
+        // Stand-ins for journald and a webhook endpoint that record what they receive
+        // (the demo shows them; integration tests assert on them).
+        .target(
+            name: "LocalReceivers",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Scheduler, jobs, alert pipeline and sinks, status model.
         .target(
             name: "Monitor",
             dependencies: [
                 "Postgres", "Systemd", "MonitorConfig", "ControlSocket",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -50,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "c77-secure-dbd",
             dependencies: [
-                "Monitor", "MonitorConfig", "ThrowawayCluster", "Systemd", "ControlSocket", "Postgres",
+                "Monitor", "MonitorConfig", "ThrowawayCluster", "Systemd", "ControlSocket", "Postgres", "LocalReceivers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -68,8 +76,8 @@ let package = Package(
         .testTarget(name: "MonitorConfigTests", dependencies: ["MonitorConfig"]),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd"]),
         .testTarget(name: "ControlSocketTests", dependencies: ["ControlSocket"]),
-        .testTarget(name: "MonitorTests", dependencies: ["Monitor", "Postgres", "ThrowawayCluster", "MonitorConfig"]),
-        .testTarget(name: "DaemonTests", dependencies: ["ThrowawayCluster", "Postgres", "ControlSocket"]),
+        .testTarget(name: "MonitorTests", dependencies: ["Monitor", "Postgres", "ThrowawayCluster", "MonitorConfig", "ControlSocket"]),
+        .testTarget(name: "DaemonTests", dependencies: ["ThrowawayCluster", "Postgres", "ControlSocket", "LocalReceivers"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -13,6 +13,13 @@ public protocol AlertSink: Sendable {
     func enqueue(_ alert: Alert) async
     /// Delivery counters and health, for status.
     func status() async -> SinkStatus
+    /// Delivers queued alerts until the task is cancelled (sinks that send synchronously
+    /// from `enqueue` return at once).
+    func run() async
+}
+
+extension AlertSink {
+    public func run() async {}
 }
 
 /// A sink's counters as status shows them.

@@ -22,3 +22,24 @@ public struct AlertType: RawRepresentable, Sendable, Codable, Hashable, CustomSt
     /// A job run failed or timed out.
     public static let jobFailed = AlertType(rawValue: "JOB_FAILED")
 }
+
+extension AlertType {
+    /// A sink could not deliver alerts (webhook endpoint gone, or a delivery abandoned).
+    public static let alertDeliveryFailed = AlertType(rawValue: "ALERT_DELIVERY_FAILED")
+}
+
+extension AlertType {
+    /// A table in a secure schema that cannot be verified (e.g. no single-column primary key).
+    public static let tableNotVerifiable = AlertType(rawValue: "TABLE_NOT_VERIFIABLE")
+    /// The daemon recomputed content hashes because `fix_mismatches` is on.
+    public static let hashesRecomputed = AlertType(rawValue: "HASHES_RECOMPUTED")
+    /// Protection of a secure table, schema or the extension itself is missing, disabled or altered.
+    public static let protectionDrift = AlertType(rawValue: "PROTECTION_DRIFT")
+}
+
+extension AlertType {
+    /// A table's operations are slow: p95 execution time above `slow_operation_ms`.
+    public static let slowOperations = AlertType(rawValue: "SLOW_OPERATIONS")
+    /// A critical table had no audited operation within `coverage_window`.
+    public static let auditCoverageGap = AlertType(rawValue: "AUDIT_COVERAGE_GAP")
+}

@@ -20,6 +20,7 @@ public final class MonitorDaemon: Service, Sendable {
     private let notifier: SystemdNotifier
     private let startedAt = Date()
     private let alerts: AlertCenter
+    private let sinks: [any AlertSink]
     private let database: MonitoredDatabase
     private let controllers: [String: JobController]
     private let control: ControlServer
@@ -37,17 +38,20 @@ public final class MonitorDaemon: Service, Sendable {
         self.configPath = configPath
         self.logger = logger
         self.notifier = notifier
+        let sinks = try AlertSinks.make(for: configuration, logger: logger)
         let alerts = AlertCenter(
             minSeverity: configuration.alerts.minSeverity,
             dedupWindow: configuration.alerts.dedupWindow,
             repeatInterval: configuration.alerts.repeatInterval,
             historySize: configuration.alerts.historySize,
-            sinks: [], logger: logger
+            sinks: sinks, logger: logger
         )
         self.alerts = alerts
+        self.sinks = sinks
         let database = MonitoredDatabase(configuration: configuration.postgresConfiguration, alerts: alerts, logger: logger)
         self.database = database
-        let context = JobContext(database: database, alerts: alerts, logger: logger)
+        let context = JobContext(database: database, alerts: alerts, logger: logger,
+                                 stateDirectory: configuration.daemon.stateDirectory)
         var controllers: [String: JobController] = [:]
         for (job, plan) in JobCatalog.jobs(for: configuration) {
             controllers[job.name] = JobController(job: job, plan: plan, context: context)
@@ -70,6 +74,9 @@ public final class MonitorDaemon: Service, Sendable {
         defer { control.stop() }
         logger.info("Listening on control socket", metadata: ["socket": "\(control.path)"])
         await warnIfSuperuser()
+        for case let webhook as WebhookSink in sinks {
+            await webhook.setReporter { [alerts] alert in await alerts.raise(alert) }
+        }
 
         notifier.ready()
         setPhase("running")
@@ -84,6 +91,9 @@ public final class MonitorDaemon: Service, Sendable {
                         controller.stop()
                     }
                 }
+            }
+            for sink in sinks {
+                group.addTask { try? await cancelWhenGracefulShutdown { await sink.run() } }
             }
             group.addTask { await self.watchdogLoop() }
             group.addTask { await self.reloadOnHangup() }
@@ -180,7 +190,7 @@ public final class MonitorDaemon: Service, Sendable {
             dedupWindow: configuration.alerts.dedupWindow,
             repeatInterval: configuration.alerts.repeatInterval,
             historySize: configuration.alerts.historySize,
-            sinks: []
+            sinks: sinks
         )
         state.withLock {
             $0.configuration = configuration
@@ -197,6 +207,9 @@ public final class MonitorDaemon: Service, Sendable {
         if old.daemon.stateDirectory != new.daemon.stateDirectory { changed.append("[daemon] state_directory") }
         if old.daemon.logLevel != new.daemon.logLevel { changed.append("[daemon] log_level") }
         if old.database != new.database { changed.append("[database]") }
+        if old.notifySink != new.notifySink { changed.append("[sink.notify]") }
+        if old.journaldSink != new.journaldSink { changed.append("[sink.journald]") }
+        if old.webhookSink != new.webhookSink { changed.append("[sink.webhook]") }
         return changed
     }
 
@@ -251,16 +264,19 @@ public final class MonitorDaemon: Service, Sendable {
 
     private func refreshSystemdStatusAsync() async {
         var running: [String] = []
-        for (name, controller) in controllers where await controller.snapshot().running != nil {
-            running.append(name)
+        for name in controllers.keys.sorted() {
+            let snapshot = await controllers[name]!.snapshot()
+            guard snapshot.running != nil else { continue }
+            running.append(snapshot.progress.map { "\(name) \($0.line)" } ?? name)
         }
+        if database.reachability.reachable == false { await database.probe() }
         let reachability = database.reachability
         if reachability.reachable == false {
             notifier.status("Database unreachable, retrying: \(reachability.lastError ?? "")")
         } else if running.isEmpty {
             notifier.status("Idle; monitoring \(reachability.database ?? "database")")
         } else {
-            notifier.status("Running \(running.sorted().joined(separator: ", "))")
+            notifier.status("Running " + running.joined(separator: "; "))
         }
     }
 }

@@ -22,12 +22,26 @@ public final class MonitoredDatabase: Sendable {
     }
 
     private let client: PostgresClient
+    private let configuration: PostgresConfiguration
+    private let logger: Logger
     private let alerts: AlertCenter
     private let state = Mutex(Reachability(reachable: nil, since: Date()))
 
     public init(configuration: PostgresConfiguration, alerts: AlertCenter, logger: Logger) {
         self.client = PostgresClient(configuration: configuration, logger: logger)
+        self.configuration = configuration
+        self.logger = logger
         self.alerts = alerts
+    }
+
+    /// Opens an extra connection, e.g. one per parallel verification worker; the caller closes it.
+    public func openConnection() async throws -> PostgresConnection {
+        do {
+            return try await PostgresConnection.connect(configuration, logger: logger)
+        } catch let error as PostgresError where error.isConnectionError {
+            await noteUnreachable(error)
+            throw error
+        }
     }
 
     /// Reachability for status.

@@ -20,11 +20,18 @@ public struct JobContext: Sendable {
     public let database: MonitoredDatabase
     public let alerts: AlertCenter
     public let logger: Logger
+    /// Where a long run reports how far it has got.
+    public let progress: ProgressReporter
+    /// The daemon's `state_directory`, for checkpoints and baselines that survive restarts.
+    public let stateDirectory: String
 
-    public init(database: MonitoredDatabase, alerts: AlertCenter, logger: Logger) {
+    public init(database: MonitoredDatabase, alerts: AlertCenter, logger: Logger,
+                progress: ProgressReporter = ProgressReporter(), stateDirectory: String) {
         self.database = database
         self.alerts = alerts
         self.logger = logger
+        self.progress = progress
+        self.stateDirectory = stateDirectory
     }
 }
 

@@ -21,6 +21,7 @@ public actor JobController {
     private var counters = JobCounters()
     private let wake = AsyncSignal()
     private let stopping = Mutex(false)
+    private let progress = ProgressReporter()
     private let historyLimit: Int
     private let context: JobContext
 
@@ -89,6 +90,7 @@ public actor JobController {
             timeoutSeconds: Int(plan.timeout.timeInterval),
             nextRun: plan.enabled ? timer?.due : nil,
             running: current,
+            progress: current == nil ? nil : progress.latest,
             lastRun: history.last,
             counters: counters,
             history: history
@@ -112,6 +114,7 @@ public actor JobController {
             if late > 1 { lateBy = Int(late * 1000) }
         }
         var record = JobRun(trigger: trigger, startedAt: started, outcome: .running, lateByMs: lateBy)
+        progress.reset()
         current = record
         var logger = context.logger
         logger[metadataKey: "job"] = "\(name)"
@@ -163,7 +166,8 @@ public actor JobController {
     private nonisolated func runBounded(
         job: any MonitorJob, timeout: Duration, logger: Logger
     ) async -> Result<JobReport, RunFailure> {
-        let context = JobContext(database: context.database, alerts: context.alerts, logger: logger)
+        let context = JobContext(database: context.database, alerts: context.alerts, logger: logger,
+                                 progress: progress, stateDirectory: context.stateDirectory)
         return await withTaskGroup(of: Result<JobReport, RunFailure>?.self) { group in
             group.addTask {
                 do {
@@ -214,12 +218,14 @@ public struct JobSnapshot: Sendable, Codable, Equatable {
     public var timeoutSeconds: Int
     public var nextRun: Date?
     public var running: JobRun?
+    /// How far the running run has got, when the job reports it.
+    public var progress: JobProgress?
     public var lastRun: JobRun?
     public var counters: JobCounters
     public var history: [JobRun]
 
     enum CodingKeys: String, CodingKey {
-        case name, enabled, schedule, running, counters, history
+        case name, enabled, schedule, running, progress, counters, history
         case timeoutSeconds = "timeout_seconds"
         case nextRun = "next_run"
         case lastRun = "last_run"
