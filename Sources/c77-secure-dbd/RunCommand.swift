@@ -48,3 +48,8 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 }
+
+extension LogLevel {
+    /// The swift-log level of the same name.
+    var loggerLevel: Logger.Level { Logger.Level(rawValue: rawValue) ?? .info }
+}

@@ -32,15 +32,14 @@ public struct AnomalyDetectionJob: MonitorJob {
     public var errors: Rule
     public var volume: Rule
     public var offHours: Rule
-    /// Business hours as minutes since midnight, inclusive: 08:00-18:59 is 480...1139.
-    public var businessHours: ClosedRange<Int>
+    public var businessHours: BusinessHours
     public var timeZone: String
     public var slowOperationMs: Int
     public var slowWindow: Duration
     public var criticalTables: [SecureTable]
     public var coverageWindow: Duration
 
-    public init(errors: Rule, volume: Rule, offHours: Rule, businessHours: ClosedRange<Int>, timeZone: String,
+    public init(errors: Rule, volume: Rule, offHours: Rule, businessHours: BusinessHours, timeZone: String,
                 slowOperationMs: Int, slowWindow: Duration, criticalTables: [SecureTable], coverageWindow: Duration) {
         self.errors = errors
         self.volume = volume
@@ -115,7 +114,7 @@ public struct AnomalyDetectionJob: MonitorJob {
                 OR count(*) > $10::int
             ORDER BY 1
             """, [seconds(widest), seconds(errors.window), seconds(volume.window), seconds(offHours.window),
-                  .text(timeZone), .text(String(businessHours.lowerBound)), .text(String(businessHours.upperBound)),
+                  .text(timeZone), .text(String(businessHours.start)), .text(String(businessHours.end)),
                   .text(String(errors.threshold)), .text(String(volume.threshold)), .text(String(offHours.threshold))])
         var findings: [Finding] = []
         for row in rows {

@@ -1,5 +1,6 @@
 import ControlSocket
 import Foundation
+import MonitorConfig
 import Postgres
 
 /// Verifies the content hashes of every table of every registered secure schema (or the

@@ -1,4 +1,5 @@
 import Foundation
+import MonitorConfig
 import Logging
 import Synchronization
 
@@ -13,7 +14,7 @@ public actor JobController {
 
     public nonisolated let name: String
     private var job: any MonitorJob
-    private var plan: JobPlan
+    private var plan: JobSettings
     private var timer: JobTimer?
     private var current: JobRun?
     private var history: [JobRun] = []
@@ -25,7 +26,7 @@ public actor JobController {
     private let historyLimit: Int
     private let context: JobContext
 
-    public init(job: any MonitorJob, plan: JobPlan, context: JobContext, historyLimit: Int = 20) {
+    public init(job: any MonitorJob, plan: JobSettings, context: JobContext, historyLimit: Int = 20) {
         self.name = job.name
         self.job = job
         self.plan = plan
@@ -35,7 +36,7 @@ public actor JobController {
 
     /// Replaces the job's settings and schedule (configuration reload). A changed schedule
     /// takes effect at once; a run in progress finishes with the settings it started with.
-    public func update(job: any MonitorJob, plan: JobPlan) {
+    public func update(job: any MonitorJob, plan: JobSettings) {
         self.job = job
         if plan != self.plan { timer = nil }
         self.plan = plan

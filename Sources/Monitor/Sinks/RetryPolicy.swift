@@ -1,9 +1,14 @@
 import Foundation
 
 /// Exponential backoff with jitter, capped, honouring a receiver's `Retry-After`.
-struct RetryPolicy: Sendable, Equatable {
-    var initialDelay: Duration
-    var maxDelay: Duration
+public struct RetryPolicy: Sendable, Equatable {
+    public var initialDelay: Duration
+    public var maxDelay: Duration
+
+    public init(initialDelay: Duration, maxDelay: Duration) {
+        self.initialDelay = initialDelay
+        self.maxDelay = maxDelay
+    }
 
     /// The wait before attempt `attempt + 1`, after `attempt` failed attempts (1-based):
     /// half of the exponential step fixed, half random ("equal jitter"), never above

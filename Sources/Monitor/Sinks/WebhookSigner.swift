@@ -5,7 +5,7 @@ import Foundation
 /// the MAC is HMAC-SHA256 over `"<webhook-id>.<webhook-timestamp>.<body>"`, keyed with the
 /// base64-decoded part of a `whsec_…` secret.
 public struct WebhookSigner: Sendable {
-    private let key: SymmetricKey
+    private let key: Data
 
     /// A secret that is not `whsec_<base64>`.
     public struct InvalidSecret: Error, CustomStringConvertible {
@@ -21,14 +21,14 @@ public struct WebhookSigner: Sendable {
         guard let bytes = Data(base64Encoded: String(trimmed.dropFirst("whsec_".count))), !bytes.isEmpty else {
             throw InvalidSecret(description: "webhook secret is not whsec_ followed by base64")
         }
-        key = SymmetricKey(data: bytes)
+        key = bytes
     }
 
     /// The `webhook-signature` header value for one delivery.
     public func signature(id: String, timestamp: Int, body: Data) -> String {
         var message = Data("\(id).\(timestamp).".utf8)
         message.append(body)
-        let mac = HMAC<SHA256>.authenticationCode(for: message, using: key)
+        let mac = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key))
         return "v1," + Data(mac).base64EncodedString()
     }
 }

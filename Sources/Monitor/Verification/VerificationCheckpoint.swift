@@ -1,4 +1,5 @@
 import Foundation
+import MonitorConfig
 
 /// How far a pass over one table has got, kept in `state_directory` so that a restarted
 /// daemon resumes a long pass instead of starting over.

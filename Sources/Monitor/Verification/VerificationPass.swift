@@ -1,5 +1,7 @@
 import ControlSocket
+import MonitorConfig
 import Foundation
+import MonitorConfig
 import Logging
 
 /// The shared state of one table's verification while its workers run: the checkpoint,
