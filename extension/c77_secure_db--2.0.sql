@@ -142,15 +142,6 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT pg_backend_pid()::text || '@' || extract(epoch FROM pg_postmaster_start_time())::bigint::text $$;
 
--- Whether the session user may administer c77_secure_db (superuser or c77_secure_db_admin).
-CREATE FUNCTION c77_secure_db_is_admin() RETURNS boolean
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = session_user)
-        OR pg_has_role(session_user, 'c77_secure_db_admin', 'MEMBER')
-$$;
-
 -- Records one audited event and returns nothing; used by every path that must leave a trace.
 CREATE FUNCTION c77_secure_db_audit(
     p_operation_id uuid, p_schema text, p_table text, p_operation text, p_success boolean,
@@ -258,9 +249,10 @@ AS $$
     WHERE n.nspname = p_schema AND c.relname = p_table AND c.relkind IN ('r', 'p')
 $$;
 
--- Whether a schema is registered.
+-- Whether a schema is registered. SECURITY DEFINER and open to everyone: the event triggers
+-- run as whoever issues the DDL and must be able to ask.
 CREATE FUNCTION c77_secure_db_is_secure_schema(p_schema text) RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = @extschema@, pg_catalog, pg_temp
 AS $$ SELECT EXISTS (SELECT 1 FROM @extschema@.c77_secure_db_secure_schemas WHERE schema_name = p_schema) $$;
 
@@ -430,16 +422,54 @@ $$;
 -- Event triggers: new tables get protected; DDL that would change rows or hashes is guarded
 -- ---------------------------------------------------------------------------------------------
 
--- Whether DDL on this table may proceed without a superuser: only inside a rehash window
--- opened in this transaction.
-CREATE FUNCTION c77_secure_db_ddl_allowed(p_relid oid) RETURNS boolean
-LANGUAGE sql STABLE
+-- Whether a rehash window is open on this table in this transaction (DDL by non-superusers
+-- passes only then). Open to everyone, like c77_secure_db_is_secure_schema.
+CREATE FUNCTION c77_secure_db_ddl_window_open(p_relid oid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = @extschema@, pg_catalog, pg_temp
 AS $$
-    SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-        OR EXISTS (SELECT 1 FROM @extschema@.c77_secure_db_ddl_windows
+    SELECT EXISTS (SELECT 1 FROM @extschema@.c77_secure_db_ddl_windows
                    WHERE relid = p_relid AND xact = pg_current_xact_id_if_assigned())
 $$;
+
+-- What the event triggers do after DDL on a table of a secure schema, with the extension
+-- owner's rights (the event triggers themselves run as whoever issued the DDL): protect a new
+-- table, or forget the cached description of a changed one and, inside a rehash window,
+-- re-hash its rows. Safe for anyone to call: it only ever adds protection, and re-hashes only
+-- where an administrator opened a window in this transaction.
+CREATE FUNCTION c77_secure_db_after_ddl(p_relid oid, p_created boolean) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = @extschema@, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_schema text;
+    v_table text;
+BEGIN
+    SELECT n.nspname, c.relname INTO v_schema, v_table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = p_relid AND c.relkind IN ('r', 'p');
+    IF v_schema IS NULL OR NOT @extschema@.c77_secure_db_is_secure_schema(v_schema) THEN
+        RETURN;
+    END IF;
+    IF p_created THEN
+        IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = p_relid AND tgname = 'c77_secure_db_protect') THEN
+            RETURN;  -- only tables that are not protected yet
+        END IF;
+        PERFORM @extschema@.c77_secure_db_protect_table(p_relid);
+        PERFORM @extschema@.c77_secure_db_audit(gen_random_uuid(), v_schema, v_table, 'protect_table', true, NULL, clock_timestamp());
+        RETURN;
+    END IF;
+    DELETE FROM @extschema@.c77_secure_db_table_meta WHERE relid = p_relid;
+    IF @extschema@.c77_secure_db_ddl_window_open(p_relid) THEN
+        PERFORM @extschema@.c77_secure_db_rehash_rows(p_relid);
+    END IF;
+END
+$$;
+
+-- Forgets the cached description of a dropped table.
+CREATE FUNCTION c77_secure_db_forget_table(p_relid oid) RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = @extschema@, pg_catalog, pg_temp
+AS $$ DELETE FROM @extschema@.c77_secure_db_table_meta WHERE relid = p_relid $$;
 
 -- ddl_command_end: protects tables created in a secure schema; for DDL on an existing secure
 -- table (ALTER TABLE, COMMENT, CREATE RULE, CREATE TRIGGER) refuses non-superusers outside a
@@ -456,7 +486,7 @@ DECLARE
     v_command record;
     v_relid oid;
     v_schema text;
-    v_in_window boolean;
+    v_superuser boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
 BEGIN
     FOR v_command IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
         v_relid := NULL;
@@ -473,9 +503,7 @@ BEGIN
         CONTINUE WHEN v_schema IS NULL OR NOT @extschema@.c77_secure_db_is_secure_schema(v_schema);
 
         IF v_command.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO') THEN
-            PERFORM @extschema@.c77_secure_db_protect_table(v_relid);
-            PERFORM @extschema@.c77_secure_db_audit(gen_random_uuid(), v_schema, (SELECT relname FROM pg_class WHERE oid = v_relid),
-                                                    'protect_table', true, NULL, clock_timestamp());
+            PERFORM @extschema@.c77_secure_db_after_ddl(v_relid, true);
             CONTINUE;
         END IF;
         CONTINUE WHEN v_command.command_tag IN ('CREATE INDEX', 'GRANT', 'REVOKE', 'ALTER INDEX', 'CREATE STATISTICS')
@@ -483,18 +511,13 @@ BEGIN
                       AND EXISTS (SELECT 1 FROM pg_trigger WHERE oid = v_command.objid AND tgname LIKE 'c77\_secure\_db\_%'
                                   AND tgfoid IN ('@extschema@.c77_secure_db_protect_row'::regproc, '@extschema@.c77_secure_db_block_truncate'::regproc)));
 
-        v_in_window := EXISTS (SELECT 1 FROM @extschema@.c77_secure_db_ddl_windows
-                               WHERE relid = v_relid AND xact = pg_current_xact_id_if_assigned());
-        IF NOT @extschema@.c77_secure_db_ddl_allowed(v_relid) THEN
+        IF NOT v_superuser AND NOT @extschema@.c77_secure_db_ddl_window_open(v_relid) THEN
             RAISE EXCEPTION '% on secure table %.% is not allowed',
                 v_command.command_tag, v_schema, (SELECT relname FROM pg_class WHERE oid = v_relid)
                 USING ERRCODE = 'insufficient_privilege',
                       HINT = 'Run it in the same transaction after SELECT c77_secure_db_rehash(schema, table) (c77_secure_db_admin), which re-hashes the rows and audits the change.';
         END IF;
-        DELETE FROM @extschema@.c77_secure_db_table_meta WHERE relid = v_relid;
-        IF v_in_window THEN
-            PERFORM @extschema@.c77_secure_db_rehash_rows(v_relid);
-        END IF;
+        PERFORM @extschema@.c77_secure_db_after_ddl(v_relid, false);
     END LOOP;
 END
 $$;
@@ -511,15 +534,17 @@ DECLARE
 BEGIN
     FOR v_object IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
         IF v_object.object_type = 'table' AND @extschema@.c77_secure_db_is_secure_schema(v_object.schema_name) THEN
-            DELETE FROM @extschema@.c77_secure_db_table_meta WHERE relid = v_object.objid;
+            PERFORM @extschema@.c77_secure_db_forget_table(v_object.objid);
             IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
                 RAISE EXCEPTION 'DROP of secure table % is not allowed', v_object.object_identity
                     USING ERRCODE = 'insufficient_privilege',
                           HINT = 'Remove the schema from the registry first: c77_secure_db_manage_secure_schemas(''remove'', schema).';
             END IF;
-        ELSIF v_object.object_type = 'trigger' AND v_object.object_name IN ('c77_secure_db_protect', 'c77_secure_db_no_truncate') THEN
+        ELSIF v_object.object_type = 'trigger'
+              AND (v_object.object_identity LIKE 'c77\_secure\_db\_protect on %' OR v_object.object_identity LIKE 'c77\_secure\_db\_no\_truncate on %') THEN
             v_relid := to_regclass(substring(v_object.object_identity FROM ' on (.*)$'));
-            IF v_relid IS NOT NULL AND NOT @extschema@.c77_secure_db_ddl_allowed(v_relid)
+            IF v_relid IS NOT NULL AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+               AND NOT @extschema@.c77_secure_db_ddl_window_open(v_relid)
                AND @extschema@.c77_secure_db_is_secure_schema(v_object.schema_name) THEN
                 RAISE EXCEPTION 'Dropping protection trigger % is not allowed', v_object.object_identity
                     USING ERRCODE = 'insufficient_privilege';
@@ -564,19 +589,15 @@ $$;
 --
 -- 'add' registers a schema: its tables get protection triggers and their unhashed rows get
 -- hashes; tables created in it later are protected as they are created. Adding a registered
--- schema succeeds and says so. 'remove' takes the protection off again. Both are for
--- administrators (superuser or c77_secure_db_admin) and are audited; 'list' is for anyone
--- allowed to call the function.
+-- schema succeeds and says so. 'remove' takes the protection off again. 'list' shows the
+-- registry. SECURITY INVOKER, so that the privilege check sees the caller: 'add' and 'remove'
+-- need EXECUTE on c77_secure_db_change_registry (c77_secure_db_admin); anyone else gets
+-- success:false.
 CREATE FUNCTION c77_secure_db_manage_secure_schemas(p_operation text, p_schema_name text DEFAULT NULL) RETURNS jsonb
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql
 SET search_path = @extschema@, pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_started timestamptz := clock_timestamp();
-    v_operation_id uuid := gen_random_uuid();
-    v_relid oid;
-    v_tables int := 0;
-    v_rows bigint := 0;
     v_schemas jsonb;
 BEGIN
     IF p_operation = 'list' THEN
@@ -597,12 +618,26 @@ BEGIN
         RETURN jsonb_build_object('success', false, 'error', format('Schema name required for %s operation', p_operation),
                                   'timestamp', now());
     END IF;
-    IF NOT @extschema@.c77_secure_db_is_admin() THEN
-        PERFORM @extschema@.c77_secure_db_audit(v_operation_id, p_schema_name, NULL, 'schema_' || p_operation, false,
-                                                'Permission denied: requires c77_secure_db_admin', v_started);
+    IF NOT has_function_privilege('@extschema@.c77_secure_db_change_registry(text, text)', 'EXECUTE') THEN
         RETURN jsonb_build_object('success', false, 'error', 'Permission denied: managing secure schemas requires c77_secure_db_admin',
                                   'timestamp', now());
     END IF;
+    RETURN @extschema@.c77_secure_db_change_registry(p_operation, p_schema_name);
+END
+$$;
+
+-- The 'add' and 'remove' of c77_secure_db_manage_secure_schemas, with the owner's rights.
+CREATE FUNCTION c77_secure_db_change_registry(p_operation text, p_schema_name text) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = @extschema@, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_started timestamptz := clock_timestamp();
+    v_operation_id uuid := gen_random_uuid();
+    v_relid oid;
+    v_tables int := 0;
+    v_rows bigint := 0;
+BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = p_schema_name) THEN
         RETURN jsonb_build_object('success', false, 'error', format('Schema %s does not exist', p_schema_name), 'timestamp', now());
     END IF;
@@ -657,11 +692,6 @@ DECLARE
     v_relid oid := @extschema@.c77_secure_db_relid(p_schema_name, p_table_name);
     v_rows bigint;
 BEGIN
-    IF NOT @extschema@.c77_secure_db_is_admin() THEN
-        PERFORM @extschema@.c77_secure_db_audit(gen_random_uuid(), p_schema_name, p_table_name, 'rehash', false,
-                                                'Permission denied: requires c77_secure_db_admin', v_started);
-        RETURN jsonb_build_object('success', false, 'error', 'Permission denied: re-hashing requires c77_secure_db_admin', 'timestamp', now());
-    END IF;
     IF v_relid IS NULL OR NOT @extschema@.c77_secure_db_is_secure_schema(p_schema_name) THEN
         RETURN jsonb_build_object('success', false, 'error', format('Table %s.%s is not a table of a secure schema', p_schema_name, p_table_name),
                                   'timestamp', now());
@@ -687,10 +717,6 @@ AS $$
 DECLARE
     v_token uuid := gen_random_uuid();
 BEGIN
-    IF NOT @extschema@.c77_secure_db_is_admin() THEN
-        RAISE EXCEPTION 'Permission denied: creating authorization tokens requires c77_secure_db_admin'
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
     INSERT INTO @extschema@.c77_secure_db_auth_tokens (token, session_id, operation_type, table_oid, expires_at)
     VALUES (v_token, @extschema@.c77_secure_db_session_id(), coalesce(p_operation, 'admin'), NULL, clock_timestamp() + interval '5 seconds');
     PERFORM @extschema@.c77_secure_db_audit(gen_random_uuid(), NULL, NULL, 'create_auth_token', true, NULL, clock_timestamp(),
@@ -1143,14 +1169,43 @@ BEGIN
 END
 $$;
 
+-- Recomputes the stored hash of one row (the fix of c77_secure_db_verify_content_hashes),
+-- audited with the hash it replaces. For administrators.
+CREATE FUNCTION c77_secure_db_fix_content_hash(p_schema_name text, p_table_name text, p_key text, p_previous_hash text) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = @extschema@, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_started timestamptz := clock_timestamp();
+    v_relid oid := @extschema@.c77_secure_db_relid(p_schema_name, p_table_name);
+    v_meta @extschema@.c77_secure_db_table_meta;
+    v_token uuid;
+    v_hash text;
+BEGIN
+    IF v_relid IS NULL OR NOT @extschema@.c77_secure_db_is_secure_schema(p_schema_name) THEN
+        RAISE EXCEPTION 'Table %.% is not a table of a secure schema', p_schema_name, p_table_name;
+    END IF;
+    v_meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
+    v_token := @extschema@.c77_secure_db_authorize('fix_hash', v_relid);
+    EXECUTE format('UPDATE %1$I.%2$I AS t SET content_hash = NULL WHERE t.%3$I = $1::%4$s RETURNING t.content_hash',
+                   v_meta.schema_name, v_meta.table_name, v_meta.pk_column, v_meta.pk_type)
+    INTO v_hash USING p_key;
+    PERFORM @extschema@.c77_secure_db_deauthorize(v_token);
+    PERFORM @extschema@.c77_secure_db_audit(gen_random_uuid(), p_schema_name, p_table_name, 'fix_hash', true, NULL, v_started,
+                                            p_key, v_hash, p_details => jsonb_build_object('previous_hash', p_previous_hash));
+    RETURN v_hash;
+END
+$$;
+
 -- c77_secure_db_verify_content_hashes(schema, table, fix_mismatches, batch_size)
 --
--- Verifies every row, set-based, in keyset batches of batch_size. With fix_mismatches
--- (administrators only) each mismatching row's hash is recomputed, audited.
+-- Verifies every row, set-based, in keyset batches of batch_size. With fix_mismatches each
+-- mismatching row's hash is recomputed, audited; that needs c77_secure_db_admin (EXECUTE on
+-- c77_secure_db_fix_content_hash), which is why this function runs with the caller's rights.
 CREATE FUNCTION c77_secure_db_verify_content_hashes(
     p_schema_name text, p_table_name text, p_fix_mismatches boolean DEFAULT false, p_batch_size integer DEFAULT 1000
 ) RETURNS jsonb
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql
 SET search_path = @extschema@, pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -1162,13 +1217,8 @@ DECLARE
     v_mismatches jsonb := '[]';
     v_fixed integer := 0;
     v_mismatch jsonb;
-    v_relid oid := @extschema@.c77_secure_db_relid(p_schema_name, p_table_name);
-    v_meta @extschema@.c77_secure_db_table_meta;
-    v_token uuid;
 BEGIN
-    IF p_fix_mismatches AND NOT @extschema@.c77_secure_db_is_admin() THEN
-        PERFORM @extschema@.c77_secure_db_audit(gen_random_uuid(), p_schema_name, p_table_name, 'fix_hashes', false,
-                                                'Permission denied: requires c77_secure_db_admin', v_started);
+    IF p_fix_mismatches AND NOT has_function_privilege('@extschema@.c77_secure_db_fix_content_hash(text, text, text, text)', 'EXECUTE') THEN
         RETURN jsonb_build_object('success', false, 'error', 'Permission denied: fixing hashes requires c77_secure_db_admin', 'timestamp', now());
     END IF;
     LOOP
@@ -1183,18 +1233,11 @@ BEGIN
         v_after := v_batch ->> 'last_key';
     END LOOP;
 
-    IF p_fix_mismatches AND jsonb_array_length(v_mismatches) > 0 THEN
-        v_meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
+    IF p_fix_mismatches THEN
         FOR v_mismatch IN SELECT * FROM jsonb_array_elements(v_mismatches) LOOP
-            v_token := @extschema@.c77_secure_db_authorize('fix_hash', v_relid);
-            EXECUTE format('UPDATE %1$I.%2$I AS t SET content_hash = NULL WHERE t.%3$I = $1::%4$s',
-                           v_meta.schema_name, v_meta.table_name, v_meta.pk_column, v_meta.pk_type)
-            USING v_mismatch ->> 'primary_key_value';
-            PERFORM @extschema@.c77_secure_db_deauthorize(v_token);
+            PERFORM @extschema@.c77_secure_db_fix_content_hash(p_schema_name, p_table_name, v_mismatch ->> 'primary_key_value',
+                                                               v_mismatch ->> 'stored_hash');
             v_fixed := v_fixed + 1;
-            PERFORM @extschema@.c77_secure_db_audit(gen_random_uuid(), p_schema_name, p_table_name, 'fix_hash', true, NULL, v_started,
-                                                    v_mismatch ->> 'primary_key_value', v_mismatch ->> 'calculated_hash',
-                                                    p_details => jsonb_build_object('previous_hash', v_mismatch ->> 'stored_hash'));
         END LOOP;
     END IF;
 
@@ -1530,6 +1573,14 @@ $grants$;
 
 GRANT SELECT ON c77_secure_db_secure_schemas, c77_secure_db_operation_audit TO c77_secure_db_readonly, c77_secure_db_monitor;
 
+-- The event triggers run as whoever issues DDL; these are what they call.
+GRANT EXECUTE ON FUNCTION
+    c77_secure_db_is_secure_schema(text),
+    c77_secure_db_ddl_window_open(oid),
+    c77_secure_db_after_ddl(oid, boolean),
+    c77_secure_db_forget_table(oid)
+TO PUBLIC;
+
 GRANT EXECUTE ON FUNCTION
     c77_secure_db_manage_secure_schemas(text, text),
     c77_secure_db_health_check(),
@@ -1546,7 +1597,12 @@ TO c77_secure_db_user;
 
 GRANT EXECUTE ON FUNCTION
     c77_secure_db_verify_content_hashes(text, text, boolean, integer),
-    c77_secure_db_verify_range(text, text, text, integer, text),
+    c77_secure_db_verify_range(text, text, text, integer, text)
+TO c77_secure_db_user;
+
+GRANT EXECUTE ON FUNCTION
+    c77_secure_db_change_registry(text, text),
+    c77_secure_db_fix_content_hash(text, text, text, text),
     c77_secure_db_split_key_range(text, text, integer),
     c77_secure_db_rehash(text, text),
     c77_secure_db_create_auth_token(text),

@@ -1,0 +1,89 @@
+-- Attacks on the protection: direct writes by every kind of role, forged, replayed, expired
+-- and other sessions' tokens, disabling or dropping the triggers, DDL, and role privileges.
+\set ON_ERROR_STOP 1
+\set QUIET 1
+BEGIN;
+CREATE EXTENSION pgtap;
+CREATE EXTENSION c77_secure_db;
+SELECT plan(32);
+
+CREATE ROLE app_owner LOGIN;
+CREATE ROLE app_user LOGIN IN ROLE c77_secure_db_user;
+CREATE ROLE app_reader LOGIN IN ROLE c77_secure_db_readonly;
+CREATE ROLE app_admin LOGIN IN ROLE c77_secure_db_admin;
+CREATE SCHEMA bank AUTHORIZATION app_owner;
+CREATE TABLE bank.accounts (id bigserial PRIMARY KEY, owner text, balance numeric(15,2),
+    content_hash text, hash_version integer DEFAULT 1, created_at timestamptz DEFAULT now(),
+    updated_at timestamptz DEFAULT now(), deleted_at timestamptz);
+ALTER TABLE bank.accounts OWNER TO app_owner;
+SELECT c77_secure_db_manage_secure_schemas('add', 'bank');
+SELECT c77_secure_db_operation('{"schema_name":"bank","table_name":"accounts","operation":"insert","data":{"owner":"alice","balance":100}}');
+
+-- Direct writes fail for the superuser, the owner and application roles alike.
+SELECT throws_ok($$INSERT INTO bank.accounts (owner, balance) VALUES ('mallory', 1)$$, '42501',
+    'Direct modifications not allowed on secure table bank.accounts. Use c77_secure_db_operation() function.',
+    'superuser INSERT refused with the documented message');
+SELECT throws_ok($$UPDATE bank.accounts SET balance = 1e6$$, '42501', NULL, 'superuser UPDATE refused');
+SELECT throws_ok($$DELETE FROM bank.accounts$$, '42501', NULL, 'superuser DELETE refused');
+SELECT throws_ok($$TRUNCATE bank.accounts$$, '42501', NULL, 'superuser TRUNCATE refused');
+SET LOCAL ROLE app_owner;
+SELECT throws_ok($$UPDATE bank.accounts SET balance = 1e6$$, '42501', NULL, 'owner UPDATE refused');
+SELECT throws_like($$ALTER TABLE bank.accounts DISABLE TRIGGER c77_secure_db_protect$$, '%not allowed%', 'owner cannot disable the trigger');
+SELECT throws_like($$ALTER TABLE bank.accounts DISABLE TRIGGER ALL$$, '%not allowed%', 'owner cannot disable all triggers');
+SELECT throws_like($$DROP TRIGGER c77_secure_db_protect ON bank.accounts$$, '%not allowed%', 'owner cannot drop the trigger');
+SELECT throws_like($$ALTER TABLE bank.accounts ADD COLUMN note text$$, '%not allowed%', 'owner cannot add a column');
+SELECT throws_like($$ALTER TABLE bank.accounts DROP COLUMN owner$$, '%not allowed%', 'owner cannot drop a column');
+SELECT throws_like($$ALTER TABLE bank.accounts ALTER COLUMN balance TYPE numeric(20,4)$$, '%not allowed%', 'owner cannot change a type');
+SELECT throws_like($$CREATE RULE sneaky AS ON UPDATE TO bank.accounts DO INSTEAD NOTHING$$, '%not allowed%', 'owner cannot create a rule');
+SELECT throws_like($$CREATE FUNCTION bank.f() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+                   CREATE TRIGGER a_first BEFORE UPDATE ON bank.accounts FOR EACH ROW EXECUTE FUNCTION bank.f()$$,
+    '%not allowed%', 'owner cannot add triggers');
+SELECT throws_like($$COMMENT ON COLUMN bank.accounts.content_hash IS '{"exclude_hash_columns": ["balance"]}'$$, '%not allowed%',
+    'owner cannot change hash exclusions');
+SELECT throws_like($$DROP TABLE bank.accounts$$, '%not allowed%', 'owner cannot drop a secure table');
+RESET ROLE;
+
+-- Tokens that must not authorize anything.
+SELECT set_config('c77_secure_db.auth_token', gen_random_uuid()::text, true);
+SELECT throws_ok($$UPDATE bank.accounts SET balance = 1$$, '42501', NULL, 'a forged token is refused');
+SELECT set_config('c77_secure_db.auth_token', $$'; DELETE FROM c77_secure_db_auth_tokens; --$$, true);
+SELECT throws_ok($$UPDATE bank.accounts SET balance = 1$$, '42501', NULL, 'a malformed token is refused');
+SELECT set_config('c77_secure_db.auth_token', c77_secure_db_create_auth_token('maintenance')::text, true);
+SELECT lives_ok($$UPDATE bank.accounts SET balance = 101 WHERE owner = 'alice'$$, 'an administrator token authorizes one row');
+SELECT throws_ok($$UPDATE bank.accounts SET balance = 102 WHERE owner = 'alice'$$, '42501', NULL, 'a replayed token is refused');
+SELECT is((c77_secure_db_verify_content_hashes('bank', 'accounts') ->> 'mismatch_count')::int, 0,
+    'a row written under a token gets a correct hash');
+INSERT INTO c77_secure_db_auth_tokens (token, session_id, operation_type, expires_at)
+VALUES ('00000000-0000-4000-8000-000000000001', c77_secure_db_session_id(), 'test', clock_timestamp() - interval '1 second');
+SELECT set_config('c77_secure_db.auth_token', '00000000-0000-4000-8000-000000000001', true);
+SELECT throws_ok($$UPDATE bank.accounts SET balance = 1$$, '42501', NULL, 'an expired token is refused');
+
+SELECT set_config('c77_secure_db.auth_token', '', true);
+
+-- Role privileges.
+SET LOCAL ROLE app_reader;
+SELECT lives_ok($$SELECT * FROM bank.accounts$$, 'readonly reads secure tables');
+SELECT throws_ok($$SELECT * FROM c77_secure_db_auth_tokens$$, '42501', NULL, 'readonly cannot read tokens');
+SELECT throws_ok($$SELECT c77_secure_db_operation('{}')$$, '42501', NULL, 'readonly cannot call the write path');
+RESET ROLE;
+SET SESSION AUTHORIZATION app_user;
+SELECT is((c77_secure_db_operation('{"schema_name":"bank","table_name":"accounts","operation":"insert","data":{"owner":"bob","balance":5}}') ->> 'success')::boolean,
+    true, 'user writes through the write path');
+SELECT throws_ok($$SELECT * FROM c77_secure_db_auth_tokens$$, '42501', NULL, 'user cannot read tokens');
+SELECT throws_ok($$SELECT c77_secure_db_create_auth_token('x')$$, '42501', NULL, 'user cannot mint tokens');
+SELECT is(c77_secure_db_manage_secure_schemas('remove', 'bank') ->> 'success', 'false', 'user cannot remove a schema');
+RESET SESSION AUTHORIZATION;
+SELECT is((SELECT user_name FROM c77_secure_db_operation_audit WHERE operation_type = 'insert' AND record_id = (SELECT id::text FROM bank.accounts WHERE owner = 'bob')), 'app_user',
+    'the audit names the session user, not the function owner');
+
+-- The audited rehash window lets an administrator change a secure table; rows are re-hashed.
+SET LOCAL ROLE app_admin;
+SELECT is((c77_secure_db_rehash('bank', 'accounts') ->> 'success')::boolean, true, 'rehash opens a window');
+RESET ROLE;
+SET LOCAL ROLE app_owner;
+SELECT lives_ok($$ALTER TABLE bank.accounts ADD COLUMN note text DEFAULT 'n/a'$$, 'DDL inside the window passes');
+RESET ROLE;
+SELECT is((c77_secure_db_verify_content_hashes('bank', 'accounts') ->> 'mismatch_count')::int, 0, 'rows re-hashed after the DDL');
+
+SELECT * FROM finish();
+ROLLBACK;
