@@ -1,80 +1,185 @@
-import Foundation
 import Logging
+import Synchronization
 
-/// Keeps one connection alive for a long-running process: connects on first use, and after
-/// the server goes away reconnects on the next use, waiting between failed attempts with
-/// exponential backoff and jitter (0.5 s doubling up to `maxReconnectDelay`).
+/// Keeps one connection to the database alive and lends it out exclusively.
 ///
-/// A statement that fails because the connection broke is reported, not silently retried:
-/// only the caller knows whether it is safe to run again.
-public actor PostgresClient {
-    /// The client's view of its connection, for status output.
-    public enum State: Sendable, Equatable {
+/// ``withConnection(_:)`` connects on first use and reconnects when the previous connection ended.
+/// Failed connection attempts are reported to the caller (never retried silently) and space out the
+/// next attempt with exponential backoff and jitter, from 0.5 s up to ``maximumBackoff``: the next
+/// call first waits out that delay. A statement that fails because the connection broke is reported
+/// as is (it is not re-run: it may not be idempotent); the next call reconnects.
+public final class PostgresClient: Sendable {
+    /// What the client's connection is doing, for status reports.
+    public enum State: Sendable {
+        /// No connection yet, or the last one ended; the next call connects at once.
         case disconnected
-        case connected(backendPID: Int32)
-        case failing(attempts: Int, lastError: String)
+        /// Connecting, or waiting to retry after `attempt` failed attempts; `lastError` is the latest failure.
+        case connecting(attempt: Int, lastError: PostgresError?)
+        /// A connection is established.
+        case connected
     }
 
-    public let configuration: PostgresConfiguration
-    public let maxReconnectDelay: Duration
-    private let logger: Logger
-    private var connection: PostgresConnection?
-    private var failures = 0
-    private var lastError: String?
-    private var nextAttempt = ContinuousClock.now
+    private struct Inner {
+        var state = State.disconnected
+        var connection: PostgresConnection?
+        var failures = 0
+        var lastError: PostgresError?
+        var retryAt: ContinuousClock.Instant?
+        var busy = false
+        var nextWaiterID: UInt64 = 0
+        var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+    }
 
-    public init(configuration: PostgresConfiguration, maxReconnectDelay: Duration = .seconds(30), logger: Logger) {
+    /// Where and how to connect.
+    public let configuration: PostgresConfiguration
+    /// The longest delay between failed connection attempts.
+    public let maximumBackoff: Duration
+    private let logger: Logger
+    private let inner = Mutex(Inner())
+
+    /// Creates a client; it connects on first use.
+    public init(configuration: PostgresConfiguration, maximumBackoff: Duration = .seconds(30), logger: Logger) {
         self.configuration = configuration
-        self.maxReconnectDelay = maxReconnectDelay
+        self.maximumBackoff = max(maximumBackoff, .milliseconds(500))
         self.logger = logger
     }
 
-    public var state: State {
-        if let connection, !connection.isClosed { return .connected(backendPID: connection.backendPID) }
-        if failures > 0 { return .failing(attempts: failures, lastError: lastError ?? "") }
-        return .disconnected
-    }
+    /// The connection's current state.
+    public var state: State { inner.withLock { $0.state } }
 
-    /// Runs `body` with the live connection, connecting first if there is none.
-    public func withConnection<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let connection = try await liveConnection()
+    /// Runs `body` with exclusive use of the connection (so transactions are safe), connecting first
+    /// when needed. Callers queue in order.
+    ///
+    /// - Throws: The connection attempt's ``PostgresError`` (`connectionFailed`, `timedOut`), `cancelled`
+    ///   when the task is cancelled while waiting, or whatever `body` throws.
+    public func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await acquire()
+        defer { release() }
+        let connection = try await currentConnection()
         do {
             return try await body(connection)
-        } catch let error as PostgresError where error.isConnectionError {
-            drop(connection, because: error)
+        } catch {
+            if connection.isClosed || (error as? PostgresError)?.isConnectionError == true {
+                connection.close()
+                inner.withLock { inner in
+                    inner.connection = nil
+                    inner.state = .disconnected
+                }
+            }
             throw error
         }
     }
 
-    /// Closes the connection; the next use reconnects.
+    /// Closes the current connection, if any; a later call reconnects.
     public func close() {
+        let connection = inner.withLock { inner in
+            defer {
+                inner.connection = nil
+                inner.state = .disconnected
+            }
+            return inner.connection
+        }
         connection?.close()
-        connection = nil
     }
 
-    private func liveConnection() async throws -> PostgresConnection {
-        if let connection, !connection.isClosed { return connection }
-        connection = nil
-        if failures > 0 { try await Task.sleep(until: nextAttempt, clock: .continuous) }
+    // MARK: - Connecting
+
+    private func currentConnection() async throws -> PostgresConnection {
+        let (existing, retryAt) = inner.withLock { ($0.connection, $0.retryAt) }
+        if let existing, !existing.isClosed { return existing }
+        if let retryAt {
+            do {
+                try await Task.sleep(until: retryAt, clock: .continuous)
+            } catch {
+                throw PostgresError(.cancelled, "cancelled while waiting to reconnect")
+            }
+        }
+        inner.withLock { inner in
+            inner.connection = nil
+            inner.state = .connecting(attempt: inner.failures + 1, lastError: inner.lastError)
+        }
         do {
-            let fresh = try await PostgresConnection.connect(configuration, logger: logger)
-            if failures > 0 { logger.notice("Reconnected to the database after \(failures) failed attempt(s)") }
-            failures = 0
-            lastError = nil
-            connection = fresh
-            return fresh
-        } catch let error as PostgresError {
-            failures += 1
-            lastError = error.message
-            let base = min(0.5 * pow(2, Double(failures - 1)), Double(maxReconnectDelay.components.seconds))
-            nextAttempt = .now + .milliseconds(Int64((base / 2 + Double.random(in: 0...(base / 2))) * 1000))
-            throw error
+            let connection = try await PostgresConnection.connect(configuration, logger: logger)
+            let reconnected = inner.withLock { inner in
+                defer {
+                    inner.connection = connection
+                    inner.state = .connected
+                    inner.failures = 0
+                    inner.lastError = nil
+                    inner.retryAt = nil
+                }
+                return inner.failures > 0
+            }
+            if reconnected { logger.info("reconnected to PostgreSQL") }
+            return connection
+        } catch {
+            let failure = error as? PostgresError ?? PostgresError(.connectionFailed, "\(error)")
+            guard failure.code != .cancelled else { throw failure }
+            let delay = inner.withLock { inner in
+                inner.failures += 1
+                inner.lastError = failure
+                let delay = Self.backoff(failures: inner.failures, maximum: maximumBackoff)
+                inner.retryAt = .now + delay
+                inner.state = .connecting(attempt: inner.failures, lastError: failure)
+                return delay
+            }
+            logger.warning("cannot connect to PostgreSQL", metadata: [
+                "error": .string(failure.description), "retry_in": .stringConvertible(delay),
+            ])
+            throw failure
         }
     }
 
-    private func drop(_ broken: PostgresConnection, because error: PostgresError) {
-        logger.warning("Database connection lost: \(error.message)")
-        broken.close()
-        if connection === broken { connection = nil }
+    /// Exponential backoff from 0.5 s, capped at `maximum`, with jitter over the upper half.
+    static func backoff(failures: Int, maximum: Duration) -> Duration {
+        let minimum = Duration.milliseconds(500)
+        let exponential = minimum * (1 << min(failures - 1, 20))
+        let ceiling = min(exponential, maximum)
+        let floor = max(minimum, ceiling / 2)
+        let jitter = Double.random(in: 0...1) * Double((ceiling - floor) / .milliseconds(1))
+        return floor + .milliseconds(Int64(jitter))
+    }
+
+    // MARK: - Exclusive use
+
+    private func acquire() async throws {
+        let id = inner.withLock { inner in
+            inner.nextWaiterID += 1
+            return inner.nextWaiterID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let granted: Bool? = inner.withLock { inner in
+                    if Task.isCancelled { return nil }
+                    if !inner.busy {
+                        inner.busy = true
+                        return true
+                    }
+                    inner.waiters.append((id, continuation))
+                    return false
+                }
+                switch granted {
+                case true?: continuation.resume()
+                case false?: break
+                case nil: continuation.resume(throwing: PostgresError(.cancelled, "cancelled while waiting for the connection"))
+                }
+            }
+        } onCancel: {
+            let waiter = inner.withLock { inner in
+                inner.waiters.firstIndex { $0.id == id }.map { inner.waiters.remove(at: $0) }
+            }
+            waiter?.continuation.resume(throwing: PostgresError(.cancelled, "cancelled while waiting for the connection"))
+        }
+    }
+
+    private func release() {
+        let next = inner.withLock { inner in
+            guard !inner.waiters.isEmpty else {
+                inner.busy = false
+                return nil as CheckedContinuation<Void, any Error>?
+            }
+            return inner.waiters.removeFirst().continuation
+        }
+        next?.resume()
     }
 }

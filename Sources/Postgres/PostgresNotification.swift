@@ -1,7 +1,16 @@
-/// A NOTIFY received on a connection that LISTENs.
-public struct PostgresNotification: Sendable, Equatable {
+/// A NOTIFY message received on a channel the connection LISTENs on.
+public struct PostgresNotification: Sendable, Hashable {
+    /// The channel name.
     public var channel: String
+    /// The payload (empty when none was given).
     public var payload: String
-    /// The backend that sent it.
+    /// The process id of the notifying server backend.
     public var pid: Int32
+
+    /// Creates a notification.
+    public init(channel: String, payload: String, pid: Int32) {
+        self.channel = channel
+        self.payload = payload
+        self.pid = pid
+    }
 }

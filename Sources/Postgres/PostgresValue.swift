@@ -1,33 +1,66 @@
 import Foundation
 
-/// A statement parameter, sent in text format and always bound, never spliced into SQL.
+/// A statement parameter, always sent bound in text format (never interpolated into SQL).
+///
+/// PostgreSQL parses the text according to the parameter's inferred type, so `.text("42")` binds
+/// to an `integer` and `.text("t")` to a `boolean`. Add casts (`$1::int`) where inference needs help.
 public enum PostgresValue: Sendable, Hashable {
+    /// SQL NULL.
     case null
+    /// A value in PostgreSQL's text representation.
     case text(String)
 
-    /// The text libpq sends, or nil for SQL NULL.
-    var wireText: String? {
-        switch self {
-        case .null: nil
-        case .text(let text): text
-        }
+    /// A string, or NULL for `nil`.
+    public init(_ value: String?) {
+        self = value.map(PostgresValue.text) ?? .null
     }
 
-    public init(_ value: Int) { self = .text(String(value)) }
-    public init(_ value: Int64) { self = .text(String(value)) }
-    public init(_ value: Double) { self = .text(String(value)) }
-    public init(_ value: Bool) { self = .text(value ? "true" : "false") }
-    /// A timestamp with time zone, in ISO 8601 with fractional seconds, UTC.
+    /// A decimal integer.
+    public init(_ value: Int) {
+        self = .text(String(value))
+    }
+
+    /// A decimal integer.
+    public init(_ value: Int64) {
+        self = .text(String(value))
+    }
+
+    /// A floating-point number (`inf`, `-inf` and `nan` are accepted by PostgreSQL).
+    public init(_ value: Double) {
+        self = .text(String(value))
+    }
+
+    /// `true` or `false`.
+    public init(_ value: Bool) {
+        self = .text(value ? "true" : "false")
+    }
+
+    /// An ISO 8601 UTC timestamp with milliseconds, for `timestamptz`.
     public init(_ value: Date) {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        self = .text(formatter.string(from: value))
+        self = .text(value.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
     }
 }
 
-extension PostgresValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral, ExpressibleByNilLiteral {
-    public init(stringLiteral value: String) { self = .text(value) }
-    public init(integerLiteral value: Int) { self.init(value) }
-    public init(booleanLiteral value: Bool) { self.init(value) }
-    public init(nilLiteral: ()) { self = .null }
+extension PostgresValue: ExpressibleByStringLiteral {
+    public init(stringLiteral value: String) {
+        self = .text(value)
+    }
+}
+
+extension PostgresValue: ExpressibleByIntegerLiteral {
+    public init(integerLiteral value: Int) {
+        self.init(value)
+    }
+}
+
+extension PostgresValue: ExpressibleByBooleanLiteral {
+    public init(booleanLiteral value: Bool) {
+        self.init(value)
+    }
+}
+
+extension PostgresValue: ExpressibleByNilLiteral {
+    public init(nilLiteral: ()) {
+        self = .null
+    }
 }

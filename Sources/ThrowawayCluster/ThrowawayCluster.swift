@@ -1,62 +1,88 @@
 import Foundation
-import Glibc
+import Synchronization
 
-/// A PostgreSQL cluster that exists only for a test suite or `c77-secure-dbd demo`: a
-/// fresh `initdb` in a short directory under /tmp, listening only on a Unix socket in that
-/// directory (no TCP), on its own port, with `trust` authentication for local connections.
+/// A disposable PostgreSQL cluster for tests and `c77-secure-dbd demo`.
 ///
-/// PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user,
-/// who then owns the directory. `destroy()` stops the server and removes everything.
+/// The cluster lives in a fresh, short directory under `/tmp` (Unix socket paths are limited to
+/// 107 bytes), listens only on a Unix socket in that directory (no TCP), on its own port, with
+/// `trust` authentication for the `postgres` superuser and `fsync = off`. PostgreSQL refuses to
+/// run as root, so as root the directory is handed to the `postgres` user and `initdb`/`pg_ctl`
+/// run through `runuser -u postgres`.
+///
+/// Call ``destroy()`` when done (tests do it in `defer`): it stops the server and deletes the
+/// directory, and is safe to call more than once. The methods block the calling thread while the
+/// tools run (`start` about half a second, `psql` a few milliseconds).
 public final class ThrowawayCluster: Sendable {
-    /// A step of setting up or using the cluster that failed; the message includes the
-    /// command's output (or the server log's end).
-    public struct ClusterError: Error, Sendable, CustomStringConvertible {
-        public var description: String
-    }
-
-    /// The cluster's own directory (data directory, socket, logs).
+    /// The cluster's top directory (holds `data/`, `server.log` and the socket).
     public let directory: String
-    /// Where the server's Unix socket lives (the `host` to connect to).
+    /// The directory holding the server's Unix socket (`host=` for libpq).
     public let socketDirectory: String
+    /// The server's port (names the socket file `.s.PGSQL.<port>`).
     public let port: Int
+    /// The data directory (`postgresql.conf`, `pg_hba.conf`).
+    public var dataDirectory: String { directory + "/data" }
+    /// The server log file.
+    public var logFile: String { directory + "/server.log" }
+
     private let binDirectory: String
-    private let runAsPostgres: Bool
+    private let runsAsPostgres: Bool
+    private let destroyed = Mutex(false)
 
-    private var dataDirectory: String { directory + "/data" }
-    private var logFile: String { directory + "/server.log" }
-
-    private init(directory: String, port: Int, binDirectory: String, runAsPostgres: Bool) {
+    private init(directory: String, port: Int, binDirectory: String, runsAsPostgres: Bool) {
         self.directory = directory
         self.socketDirectory = directory
         self.port = port
         self.binDirectory = binDirectory
-        self.runAsPostgres = runAsPostgres
+        self.runsAsPostgres = runsAsPostgres
     }
 
-    /// Creates and starts a new cluster.
+    /// Creates, configures and starts a new cluster.
+    ///
     /// - Parameters:
-    ///   - name: a short prefix for the directory name.
-    ///   - settings: extra `postgresql.conf` settings.
+    ///   - name: A short prefix for the directory name (`/tmp/<name>pg.XXXXXX`).
+    ///   - settings: Extra `postgresql.conf` settings, e.g. `["log_min_messages": "debug1"]`;
+    ///     values are quoted as PostgreSQL strings.
+    /// - Throws: ``ThrowawayClusterError`` with the tool's output or the server log tail.
     public static func start(name: String = "c77", settings: [String: String] = [:]) throws -> ThrowawayCluster {
-        let binDirectory = try run("/usr/bin/env", ["pg_config", "--bindir"]).trimmingCharacters(in: .whitespacesAndNewlines)
-        var template = Array("/tmp/\(name).XXXXXX".utf8CString)
-        guard let created = mkdtemp(&template) else { throw ClusterError(description: "mkdtemp failed: \(String(cString: strerror(errno)))") }
-        let directory = String(cString: created)
-        let runAsPostgres = geteuid() == 0
-        if runAsPostgres {
-            guard let user = getpwnam("postgres") else { throw ClusterError(description: "running as root needs a 'postgres' user") }
-            chown(directory, user.pointee.pw_uid, user.pointee.pw_gid)
+        let binDirectory = try Self.binDirectory()
+        var template = Array("/tmp/\(name)pg.XXXXXX".utf8CString)
+        guard let created = mkdtemp(&template) else {
+            throw ThrowawayClusterError(operation: "mkdtemp", output: String(cString: strerror(errno)))
         }
-        let cluster = ThrowawayCluster(directory: directory, port: freePort(), binDirectory: binDirectory, runAsPostgres: runAsPostgres)
+        let directory = String(cString: created)
+        let runsAsPostgres = geteuid() == 0
+        let cluster = ThrowawayCluster(
+            directory: directory, port: try Self.freePort(),
+            binDirectory: binDirectory, runsAsPostgres: runsAsPostgres
+        )
         do {
-            try cluster.asOwner("initdb", ["-D", cluster.dataDirectory, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"])
-            var configuration = [
-                "port": String(cluster.port), "listen_addresses": "''", "unix_socket_directories": "'\(directory)'",
-                "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "100",
-            ]
-            for (key, value) in settings { configuration[key] = value }
-            let lines = configuration.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }.joined(separator: "\n")
-            try cluster.appendAsOwner(lines + "\n", to: cluster.dataDirectory + "/postgresql.auto.conf")
+            if runsAsPostgres {
+                guard let account = getpwnam("postgres") else {
+                    throw ThrowawayClusterError(operation: "getpwnam(postgres)", output: "running as root needs a `postgres` user")
+                }
+                guard chown(directory, account.pointee.pw_uid, account.pointee.pw_gid) == 0 else {
+                    throw ThrowawayClusterError(operation: "chown \(directory)", output: String(cString: strerror(errno)))
+                }
+            }
+            try cluster.serverTool("initdb", [
+                "-D", cluster.dataDirectory, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C",
+            ])
+            var conf = """
+
+                # throwaway cluster
+                port = \(cluster.port)
+                listen_addresses = ''
+                unix_socket_directories = \(quoted(directory))
+                fsync = off
+
+                """
+            for (key, value) in settings.sorted(by: { $0.key < $1.key }) {
+                conf += "\(key) = \(quoted(value))\n"
+            }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: cluster.dataDirectory + "/postgresql.conf"))
+            defer { try? handle.close() }
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data(conf.utf8))
             try cluster.start()
         } catch {
             cluster.destroy()
@@ -65,126 +91,170 @@ public final class ThrowawayCluster: Sendable {
         return cluster
     }
 
-    /// A libpq keyword/value connection string for the cluster.
+    /// A libpq keyword/value connection string for this cluster.
     public func conninfo(database: String = "postgres", user: String = "postgres") -> String {
-        "host=\(socketDirectory) port=\(port) dbname=\(database) user=\(user)"
+        "host=\(Self.quoted(socketDirectory)) port=\(port) dbname=\(Self.quoted(database)) user=\(Self.quoted(user))"
     }
 
-    /// Runs SQL with psql (stopping at the first error) and returns its unaligned,
-    /// tuples-only output without the final newline.
+    /// Runs SQL through `psql -X -v ON_ERROR_STOP=1 -At` and returns its output without the final newline.
+    ///
+    /// - Throws: ``ThrowawayClusterError`` carrying psql's stderr when psql fails.
     @discardableResult
     public func psql(_ sql: String, database: String = "postgres", user: String = "postgres") throws -> String {
-        let file = directory + "/psql-\(UUID().uuidString).sql"
-        try sql.write(toFile: file, atomically: true, encoding: .utf8)
-        chmod(file, 0o644)
-        defer { unlink(file) }
-        let output = try Self.run(binDirectory + "/psql", [
-            "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-h", socketDirectory, "-p", String(port), "-U", user, "-d", database, "-f", file,
-        ])
-        return output.hasSuffix("\n") ? String(output.dropLast()) : output
+        let script = directory + "/psql-\(UUID().uuidString).sql"
+        try Data(sql.utf8).write(to: URL(fileURLWithPath: script))
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        let result = try Self.run(binDirectory + "/psql", [
+            "-X", "-v", "ON_ERROR_STOP=1", "-At", "-h", socketDirectory, "-p", String(port),
+            "-U", user, "-d", database, "-f", script,
+        ], scratch: directory)
+        guard result.status == 0 else {
+            throw ThrowawayClusterError(operation: "psql", output: result.error)
+        }
+        return result.output.hasSuffix("\n") ? String(result.output.dropLast()) : result.output
     }
 
-    /// Creates a database.
+    /// Creates a database owned by `postgres`.
     public func createDatabase(_ name: String) throws {
         try psql("CREATE DATABASE \"\(name.replacingOccurrences(of: "\"", with: "\"\""))\"")
     }
 
-    /// Starts the server (again) on the same port and socket.
+    /// Starts the (stopped) server on the same directory and port; waits until it accepts connections.
     public func start() throws {
         do {
-            try asOwner("pg_ctl", ["-D", dataDirectory, "-l", logFile, "-w", "-t", "30", "start"])
-        } catch {
-            throw ClusterError(description: "\(error)\n--- server log ---\n\(serverLogTail())")
+            try serverTool("pg_ctl", ["-D", dataDirectory, "-l", logFile, "-w", "-t", "60", "start"])
+        } catch var error as ThrowawayClusterError {
+            error.output += "\n--- server log (tail) ---\n" + logTail()
+            throw error
         }
     }
 
-    /// Stops the server quickly (fast shutdown); `start()` brings it back.
+    /// Stops the server with a fast shutdown (sessions are terminated) and waits for it.
     public func stop() throws {
-        try asOwner("pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "stop"])
+        try serverTool("pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "stop"])
     }
 
-    /// Stops and starts the server, as a database restart would look to clients.
+    /// Stops and starts the server again; connected clients lose their sessions.
     public func restart() throws {
         try stop()
         try start()
     }
 
-    /// Stops the server at once and deletes the cluster. Safe to call more than once.
+    /// Stops the server immediately and deletes the directory. Idempotent; never throws.
     public func destroy() {
+        let first = destroyed.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
         if FileManager.default.fileExists(atPath: dataDirectory + "/postmaster.pid") {
-            _ = try? asOwner("pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"])
+            _ = try? serverTool("pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"])
         }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// The last lines of the server log.
-    public func serverLogTail(lines: Int = 30) -> String {
-        let text = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
-    }
+    // MARK: - Helpers
 
-    @discardableResult
-    private func asOwner(_ tool: String, _ arguments: [String]) throws -> String {
+    /// Runs a server tool (`initdb`, `pg_ctl`), as `postgres` when we are root.
+    private func serverTool(_ tool: String, _ arguments: [String]) throws {
         let path = binDirectory + "/" + tool
-        if runAsPostgres {
-            return try Self.run("/usr/sbin/runuser", ["-u", "postgres", "--", path] + arguments)
+        let result = runsAsPostgres
+            ? try Self.run(Self.runuser(), ["-u", "postgres", "--", path] + arguments, scratch: directory)
+            : try Self.run(path, arguments, scratch: directory)
+        guard result.status == 0 else {
+            throw ThrowawayClusterError(operation: ([tool] + arguments).joined(separator: " "), output: result.output + result.error)
         }
-        return try Self.run(path, arguments)
     }
 
-    private func appendAsOwner(_ text: String, to path: String) throws {
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data(text.utf8))
+    private func logTail(lines: Int = 30) -> String {
+        guard let log = try? String(contentsOfFile: logFile, encoding: .utf8) else { return "(no server log)" }
+        return log.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 
-    /// Runs a program and returns its standard output; throws with its output when it fails.
-    @discardableResult
-    static func run(_ path: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: "/tmp")
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let collected = LockedData()
-        let reader = Thread { collected.set(errors.fileHandleForReading.readDataToEndOfFile()) }
-        reader.start()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !collected.isSet { usleep(1000) }
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw ClusterError(description: "\((path as NSString).lastPathComponent) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(String(decoding: collected.data, as: UTF8.self))\(text)")
+    /// Runs a program to completion, stdout and stderr captured through files.
+    ///
+    /// Uses `posix_spawn` and `waitpid` rather than Foundation's `Process`, whose exit detection
+    /// waits for every inheritor of a descriptor it hands the child: `pg_ctl start` leaves the
+    /// postmaster running with it, and `waitUntilExit()` would never return.
+    private static func run(_ executable: String, _ arguments: [String], scratch: String) throws -> (status: Int32, output: String, error: String) {
+        let base = scratch + "/run-\(UUID().uuidString)"
+        let outPath = base + ".out", errPath = base + ".err"
+        defer {
+            try? FileManager.default.removeItem(atPath: outPath)
+            try? FileManager.default.removeItem(atPath: errPath)
         }
-        return text
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PG") }.map { "\($0.key)=\($0.value)" }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        guard spawned == 0 else {
+            throw ThrowawayClusterError(operation: executable, output: "cannot start: \(String(cString: strerror(spawned)))")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else {
+                throw ThrowawayClusterError(operation: executable, output: "waitpid: \(String(cString: strerror(errno)))")
+            }
+        }
+        let exitStatus = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let output = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        let errorOutput = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        return (exitStatus, output, errorOutput)
     }
 
-    /// A TCP port nobody listens on right now, for the cluster's port number (the socket
-    /// file name includes it, so two clusters never clash even though they listen on no TCP port).
-    private static func freePort() -> Int {
+    /// The PostgreSQL server binaries: `pg_config --bindir`, else Debian's PostgreSQL 15 location.
+    private static func binDirectory() throws -> String {
+        let candidates = ["/usr/bin/pg_config", "/usr/local/bin/pg_config"]
+        if let pgConfig = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }),
+           let result = try? run(pgConfig, ["--bindir"], scratch: NSTemporaryDirectory()), result.status == 0 {
+            let dir = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            if FileManager.default.isExecutableFile(atPath: dir + "/initdb") { return dir }
+        }
+        let fallback = "/usr/lib/postgresql/15/bin"
+        guard FileManager.default.isExecutableFile(atPath: fallback + "/initdb") else {
+            throw ThrowawayClusterError(operation: "locate initdb", output: "no initdb in `pg_config --bindir` or \(fallback)")
+        }
+        return fallback
+    }
+
+    private static func runuser() throws -> String {
+        guard let path = ["/usr/sbin/runuser", "/sbin/runuser"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw ThrowawayClusterError(operation: "locate runuser", output: "running as root needs runuser(1)")
+        }
+        return path
+    }
+
+    /// A port no local TCP listener uses (the kernel picks it), so settings that enable TCP still work.
+    private static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ThrowawayClusterError(operation: "socket", output: String(cString: strerror(errno))) }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = 0
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        let port = Int(UInt16(bigEndian: address.sin_port))
-        return port > 0 ? port : 20_000 + Int.random(in: 0..<20_000)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
+            }
+        }
+        guard bound else { throw ThrowawayClusterError(operation: "bind", output: String(cString: strerror(errno))) }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
-}
 
-/// Bytes handed from a reader thread.
-private final class LockedData: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Data?
-    func set(_ data: Data) { lock.withLock { value = data } }
-    var isSet: Bool { lock.withLock { value != nil } }
-    var data: Data { lock.withLock { value ?? Data() } }
+    /// A PostgreSQL/libpq single-quoted string literal.
+    private static func quoted(_ value: String) -> String {
+        "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+    }
 }

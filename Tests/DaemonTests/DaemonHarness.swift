@@ -98,7 +98,7 @@ final class DaemonHarness: @unchecked Sendable {
         try process.run()
         self.process = process
         guard waitForNotify({ $0.contains("READY=1") }, timeout: .seconds(20)) != nil else {
-            throw HarnessError("daemon did not send READY=1; log:\n\(log())")
+            throw HarnessError("daemon did not send READY=1; log:\n\(self.log())")
         }
         return process
     }

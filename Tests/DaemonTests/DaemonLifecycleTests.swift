@@ -152,7 +152,8 @@ func rawExchange(_ path: String, _ text: String) throws -> String {
     guard connected == 0 else { throw HarnessError("connect: \(String(cString: strerror(errno)))") }
     var timeout = timeval(tv_sec: 5, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    _ = text.withCString { write(fd, $0, strlen($0)) }
+    let bytes = Array(text.utf8)
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     var reply = [UInt8]()
     var byte: UInt8 = 0
     while read(fd, &byte, 1) == 1, byte != 10 { reply.append(byte) }

@@ -9,7 +9,8 @@ import Testing
     @Test func intervalJobsRunAtStartThenAtFixedRate() {
         var timer = JobTimer(schedule: .interval(.seconds(60)), jitter: .zero, now: now)
         #expect(timer.due == now)
-        #expect(timer.advance(now: now.addingTimeInterval(1)) == 0)
+        let r1 = timer.advance(now: now.addingTimeInterval(1))
+        #expect(r1 == 0)
         #expect(timer.due == now.addingTimeInterval(60))
     }
 
@@ -35,9 +36,11 @@ import Testing
         // 1_800_000_000 is 2027-01-15T08:00:00Z.
         var timer = JobTimer(schedule: .cron(cron), jitter: .zero, timeZone: utc, now: now)
         #expect(timer.due == now.addingTimeInterval(15 * 60))
-        #expect(timer.advance(now: now.addingTimeInterval(15 * 60 + 5)) == 0)
+        let r2 = timer.advance(now: now.addingTimeInterval(15 * 60 + 5))
+        #expect(r2 == 0)
         #expect(timer.due == now.addingTimeInterval(30 * 60))
-        #expect(timer.advance(now: now.addingTimeInterval(75 * 60)) == 3)
+        let r3 = timer.advance(now: now.addingTimeInterval(75 * 60))
+        #expect(r3 == 3)
         #expect(timer.due == now.addingTimeInterval(90 * 60))
     }
 }
