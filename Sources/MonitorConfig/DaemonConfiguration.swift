@@ -173,8 +173,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
                               message: "[database] conninfo is required (an empty value means PG* environment variables)")
         }
         section = reader("database")
+        guard section.has("conninfo") else {
+            throw ConfigError(.missingKey, file: file, line: section.line, section: "database", key: "conninfo",
+                              message: "[database] conninfo is required (an empty value means PG* environment variables)")
+        }
         let database = Database(
-            conninfo: try section.required("conninfo") { $0 },
+            conninfo: try section.string("conninfo", default: ""),
             passwordFile: try section.optional("password_file") { $0 },
             connectTimeout: try section.positiveDuration("connect_timeout", default: .seconds(10)),
             statementTimeout: try section.positiveDuration("statement_timeout", default: .seconds(60)),

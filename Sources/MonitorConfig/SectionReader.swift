@@ -28,9 +28,9 @@ struct SectionReader {
         }
     }
 
-    /// Reads an optional `key` with `parse`.
+    /// Reads an optional `key` with `parse`; an empty value means "none", as if absent.
     mutating func optional<T>(_ key: String, _ parse: (String) throws(ValueError) -> T) throws(ConfigError) -> T? {
-        try value(key, default: nil) { (text) throws(ValueError) -> T? in try parse(text) }
+        try value(key, default: nil) { (text) throws(ValueError) -> T? in text.isEmpty ? nil : try parse(text) }
     }
 
     /// Reads a key that must be present.

@@ -13,7 +13,9 @@ enum ValueParsers {
     static func duration(_ text: String) throws(ValueError) -> Duration {
         let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
         var rest = Substring(text.trimmingCharacters(in: .whitespaces))
-        guard !rest.isEmpty else { throw ValueError("expected a duration such as 30s, 15m, 24h or 7d") }
+        guard !rest.isEmpty, !rest.contains(where: \.isWhitespace) else {
+            throw ValueError("'\(text)' is not a duration (expected e.g. 30s, 15m, 24h, 7d or 1h30m)")
+        }
         var milliseconds: Int64 = 0
         while !rest.isEmpty {
             let digits = rest.prefix { $0.isASCII && $0.isNumber }
