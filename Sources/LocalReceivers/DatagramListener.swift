@@ -82,6 +82,7 @@ public final class DatagramListener: @unchecked Sendable {
         if received <= -2 {
             let descriptor = Int32(-(received + 2))
             defer { close(descriptor) }
+            lseek(descriptor, 0, SEEK_SET)  // the sender's writes left the shared offset at the end
             return FileHandle(fileDescriptor: descriptor, closeOnDealloc: false).readDataToEndOfFile()
         }
         guard received >= 0 else { return nil }
