@@ -1,312 +1,221 @@
+import Dispatch
 import Foundation
 import Glibc
 import Synchronization
 
-/// The server side of the control protocol: newline-delimited JSON over a Unix stream socket.
+/// The daemon's side of the status socket: a Unix stream socket speaking newline-delimited JSON.
 ///
-/// Socket I/O happens on one dedicated thread that polls the listening socket, every client
-/// and a wake-up pipe, so nothing blocks Swift's cooperative pool. Complete request lines go
-/// to `run()`, which calls the handler (concurrently across clients, in order per client)
-/// inside the caller's task tree; answers go back to the I/O thread to be written.
+/// Each line a client sends is one ``ControlRequest``; the server answers each with one
+/// ``ControlResponse`` line, in order, and keeps the connection open for more; blank lines are
+/// ignored and a trailing `\r` is dropped. The server is
+/// command-agnostic: every well-formed request goes to the handler with the caller's
+/// ``PeerCredentials``. Lines that are not requests are answered by the server itself with
+/// `{"ok":false,"error":"malformed request: …"}`; a line over ``ControlServerLimits/maxLineLength``
+/// gets `request too long` and the connection closes.
 ///
-/// Garbage never stops the server: a line that is not a JSON object with a string `cmd` gets
-/// `{"ok":false,"error":"malformed request: …"}` and the connection stays usable; a line over
-/// 64 KiB gets `request too long` and the connection is closed; idle connections close after
-/// 30 s; beyond 64 clients, new ones are told so and closed.
+/// No socket I/O runs on Swift's cooperative thread pool: a dedicated thread accepts clients (with
+/// `poll` on the listening socket and a wake-up pipe), and each client gets a thread of its own
+/// that waits for the handler's answer. Only the handler runs as a task.
 public final class ControlServer: Sendable {
-    /// Answers one request from one peer.
-    public typealias Handler = @Sendable (ControlRequest, PeerCredentials) async -> ControlResponse
-
-    /// A socket that could not be set up; the message names the path.
-    public struct SetupError: Error, Sendable, CustomStringConvertible {
-        public var description: String
-    }
-
+    /// Where the socket lives.
     public let path: String
-    private let mode: mode_t
-    private let group: String?
-    private let handler: Handler
-    private let maximumLineBytes = 64 * 1024
-    private let maximumClients = 64
-    private let idleTimeout: Duration = .seconds(30)
+    /// The socket file's permission bits, e.g. `0o660`.
+    public let mode: mode_t
+    /// The socket file's group, by name or number, or `nil` to keep the daemon's group.
+    public let group: String?
+    /// The bounds applied to clients.
+    public let limits: ControlServerLimits
+    private let bridge: HandlerBridge
+    private let state = Mutex(State.idle)
 
-    private struct Incoming: Sendable {
-        var client: Int
-        var peer: PeerCredentials
-        var line: Data
+    private enum State {
+        case idle
+        case running(Listener)
+        case stopped
     }
 
-    private struct Shared: Sendable {
-        var listenFD: Int32 = -1
-        var wakeRead: Int32 = -1
-        var wakeWrite: Int32 = -1
-        var outgoing: [Int: [UInt8]] = [:]
-        var stopped = false
+    /// What a running server holds.
+    private struct Listener {
+        let fd: Int32
+        let wakeRead: Int32
+        let wakeWrite: Int32
+        /// The socket file's identity, so that ``stop()`` removes this file and no other.
+        let device: dev_t
+        let inode: ino_t
+        let loopFinished: DispatchSemaphore
+        let connections: ConnectionRegistry
     }
 
-    private let shared = Mutex(Shared())
-    private let requests: AsyncStream<Incoming>
-    private let continuation: AsyncStream<Incoming>.Continuation
-    private let finished = Mutex(false)
-
-    public init(path: String, mode: mode_t, group: String?, handler: @escaping Handler) {
+    /// A server that is not listening yet; call ``start()``.
+    /// - Parameters:
+    ///   - path: The socket path, at most 107 bytes, in an existing directory.
+    ///   - mode: The socket file's permission bits; a client needs write permission to connect.
+    ///   - group: The group to give the socket file (name or number), or `nil`.
+    ///   - limits: Bounds on line length, clients, idle time and nesting.
+    ///   - handler: Answers each well-formed request. It runs as a task, once per request, and must
+    ///     return: the client's thread waits for it.
+    public init(
+        path: String,
+        mode: mode_t,
+        group: String?,
+        limits: ControlServerLimits = ControlServerLimits(),
+        handler: @escaping @Sendable (ControlRequest, PeerCredentials) async -> ControlResponse
+    ) {
         self.path = path
         self.mode = mode
         self.group = group
-        self.handler = handler
-        (requests, continuation) = AsyncStream.makeStream(of: Incoming.self)
+        self.limits = limits
+        self.bridge = HandlerBridge(handler: handler)
     }
 
-    /// Binds and listens. A stale socket file (nobody listening) is replaced; a live one is
-    /// refused, so two daemons never share a socket.
-    public func start() throws(SetupError) {
-        if FileManager.default.fileExists(atPath: path) {
-            var info = stat()
-            guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK else {
-                throw SetupError(description: "\(path) exists and is not a socket")
+    deinit {
+        stop()
+    }
+
+    /// Creates the socket file and starts accepting clients.
+    ///
+    /// A socket file left behind by a dead daemon is replaced; a socket someone listens on, or a
+    /// file that is not a socket, is left alone and reported. The directory is not created: under
+    /// systemd, `RuntimeDirectory=` does that. Permissions and group are set before the socket
+    /// listens, so no client ever connects through looser ones.
+    /// - Throws: ``ControlServerError`` saying what is wrong with the path, group or system.
+    public func start() throws(ControlServerError) {
+        try state.withLock { (state) throws(ControlServerError) in
+            guard case .idle = state else {
+                throw ControlServerError(.alreadyStarted, path: path, message: "the server for \(path) was already started")
             }
-            if (try? ControlClient.send(ControlRequest(cmd: "version"), socketPath: path, timeout: .seconds(1))) != nil
-                || isListening(path) {
-                throw SetupError(description: "another daemon is already listening on \(path)")
-            }
+            state = .running(try listen())
+        }
+    }
+
+    /// Stops accepting clients, removes the socket file and shuts down open connections.
+    ///
+    /// Waits for the accept thread to finish, but not for handlers still running: their replies are
+    /// discarded. Does nothing if the server is not running.
+    public func stop() {
+        let taken: Listener? = state.withLock { state in
+            guard case .running(let listener) = state else { return nil }
+            state = .stopped
+            return listener
+        }
+        guard let listener = taken else { return }
+        var byte: UInt8 = 1
+        _ = write(listener.wakeWrite, &byte, 1)
+        listener.loopFinished.wait()
+        close(listener.fd)
+        var status = stat()
+        if lstat(path, &status) == 0 && status.st_dev == listener.device && status.st_ino == listener.inode {
             unlink(path)
         }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard fd >= 0 else { throw SetupError(description: "socket: \(errnoText())") }
-        let previousMask = umask(0o177)
-        let bound = withUnixAddress(path) { bind(fd, $0, $1) }
-        umask(previousMask)
-        guard let bound else {
-            close(fd)
-            throw SetupError(description: "socket path too long (max 107 bytes): \(path)")
+        close(listener.wakeRead)
+        close(listener.wakeWrite)
+        listener.connections.shutdownAll()
+    }
+
+    private func listen() throws(ControlServerError) -> Listener {
+        guard UnixSocket.isValidPath(path) else {
+            throw failure(.invalidPath, "socket path \(path) is empty, contains a NUL byte or is longer than \(UnixSocket.maxPathLength) bytes")
         }
-        guard bound == 0 else {
-            let message = errnoText()
+        let groupID = try resolveGroup()
+        try checkDirectory()
+        try removeStaleSocket()
+
+        let fd = UnixSocket.makeStreamSocket()
+        guard fd >= 0 else { throw systemFailure("cannot create a socket for") }
+        guard UnixSocket.withAddress(path, { bind(fd, $0, $1) }) == 0 else {
+            let error = errno == EADDRINUSE
+                ? failure(.addressInUse, "another process created socket \(path) just now")
+                : systemFailure("cannot bind")
             close(fd)
-            throw SetupError(description: "cannot bind \(path): \(message)")
+            throw error
         }
         do {
-            try applyOwnership()
+            return try configureAndListen(fd, groupID: groupID)
         } catch {
             close(fd)
             unlink(path)
             throw error
         }
-        guard listen(fd, 64) == 0 else {
-            let message = errnoText()
-            close(fd)
-            unlink(path)
-            throw SetupError(description: "cannot listen on \(path): \(message)")
+    }
+
+    private func configureAndListen(_ fd: Int32, groupID: gid_t?) throws(ControlServerError) -> Listener {
+        guard chmod(path, mode) == 0 else { throw systemFailure("cannot set the mode of") }
+        if let groupID, chown(path, uid_t.max, groupID) != 0 {
+            throw systemFailure("cannot give group \(group ?? "") to")
         }
+        var status = stat()
+        guard lstat(path, &status) == 0 else { throw systemFailure("cannot stat") }
+        guard fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0,
+            Glibc.listen(fd, SOMAXCONN) == 0
+        else { throw systemFailure("cannot listen on") }
         var pipeFDs: [Int32] = [0, 0]
-        pipe(&pipeFDs)
-        pipeFDs.forEach(makeNonBlocking)
-        let thread = Thread { [self] in ioLoop() }
-        thread.name = "c77-control-socket"
-        shared.withLock {
-            $0.listenFD = fd
-            $0.wakeRead = pipeFDs[0]
-            $0.wakeWrite = pipeFDs[1]
+        guard pipe(&pipeFDs) == 0 else { throw systemFailure("cannot create the wake-up pipe for") }
+        for pipeFD in pipeFDs {
+            _ = fcntl(pipeFD, F_SETFD, FD_CLOEXEC)
         }
+        let listener = Listener(
+            fd: fd, wakeRead: pipeFDs[0], wakeWrite: pipeFDs[1],
+            device: status.st_dev, inode: status.st_ino,
+            loopFinished: DispatchSemaphore(value: 0),
+            connections: ConnectionRegistry(limit: limits.maxClients))
+        let loop = AcceptLoop(
+            listenFD: fd, wakeFD: listener.wakeRead, registry: listener.connections,
+            limits: limits, bridge: bridge)
+        let finished = listener.loopFinished
+        let thread = Thread {
+            loop.run()
+            finished.signal()
+        }
+        thread.name = "c77-control-accept"
         thread.start()
+        return listener
     }
 
-    /// Serves requests until `stop()`; run it inside the daemon's task group.
-    public func run() async {
-        await withDiscardingTaskGroup { group in
-            for await incoming in requests {
-                group.addTask {
-                    let response: ControlResponse
-                    switch ControlRequest.parse(incoming.line) {
-                    case .success(let request): response = await self.handler(request, incoming.peer)
-                    case .failure(let error): response = .failure(error.description)
-                    }
-                    self.send(response.line, to: incoming.client)
-                }
+    private func resolveGroup() throws(ControlServerError) -> gid_t? {
+        guard let group else { return nil }
+        guard let id = UserDatabase.groupID(named: group) else {
+            throw failure(.unknownGroup, "unknown group \(group) for socket \(path)")
+        }
+        return id
+    }
+
+    private func checkDirectory() throws(ControlServerError) {
+        let directory = (path as NSString).deletingLastPathComponent
+        var status = stat()
+        guard stat(directory.isEmpty ? "." : directory, &status) == 0 else {
+            if errno == ENOENT {
+                throw failure(.directoryMissing, "directory \(directory) for socket \(path) does not exist (under systemd, RuntimeDirectory= creates it)")
             }
+            throw systemFailure("cannot reach the directory of")
         }
     }
 
-    /// Stops listening, closes every connection and removes the socket file. Idempotent.
-    public func stop() {
-        let wake = shared.withLock { state -> Int32? in
-            guard !state.stopped else { return nil }
-            state.stopped = true
-            return state.wakeWrite
+    /// Removes a socket file nobody listens on; refuses anything else at the path.
+    private func removeStaleSocket() throws(ControlServerError) {
+        var status = stat()
+        guard lstat(path, &status) == 0 else {
+            if errno == ENOENT { return }
+            throw systemFailure("cannot stat")
         }
-        guard let wake else { return }
-        var byte: UInt8 = 1
-        write(wake, &byte, 1)
-        continuation.finish()
-        // Wait for the I/O thread to close everything (bounded: it wakes at once).
-        for _ in 0..<400 where !finished.withLock({ $0 }) { usleep(5000) }
-    }
-
-    private func isListening(_ path: String) -> Bool {
-        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        defer { close(probe) }
-        return withUnixAddress(path) { connect(probe, $0, $1) } == 0
-    }
-
-    private func applyOwnership() throws(SetupError) {
-        guard chmod(path, mode) == 0 else { throw SetupError(description: "cannot chmod \(path): \(errnoText())") }
-        guard let group else { return }
-        guard let entry = getgrnam(group) else { throw SetupError(description: "unknown socket_group \(group)") }
-        guard chown(path, uid_t.max, entry.pointee.gr_gid) == 0 else {
-            throw SetupError(description: "cannot give \(path) to group \(group): \(errnoText())")
+        guard status.st_mode & S_IFMT == S_IFSOCK else {
+            throw failure(.notASocket, "\(path) exists and is not a socket; refusing to replace it")
+        }
+        switch UnixSocket.probe(path) {
+        case 0:
+            throw failure(.addressInUse, "another process is listening on \(path) (is c77-secure-dbd already running?)")
+        case ECONNREFUSED:
+            guard unlink(path) == 0 || errno == ENOENT else { throw systemFailure("cannot remove the stale socket") }
+        case let code:
+            throw failure(.systemCallFailed, "cannot tell whether \(path) is in use: \(UnixSocket.describe(code))")
         }
     }
 
-    private func send(_ line: String, to client: Int) {
-        let wake = shared.withLock { state -> Int32? in
-            guard !state.stopped else { return nil }
-            state.outgoing[client, default: []].append(contentsOf: Array((line + "\n").utf8))
-            return state.wakeWrite
-        }
-        if let wake {
-            var byte: UInt8 = 1
-            write(wake, &byte, 1)
-        }
+    private func failure(_ code: ControlServerError.Code, _ message: String) -> ControlServerError {
+        ControlServerError(code, path: path, message: message)
     }
 
-
-    // MARK: - The I/O thread
-
-    private func makeNonBlocking(_ fd: Int32) {
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-    }
-
-    private struct Client {
-        var fd: Int32
-        var peer: PeerCredentials
-        var input: [UInt8] = []
-        var output: [UInt8] = []
-        var awaitingAnswer = false
-        var closeAfterWrite = false
-        var lastActivity = ContinuousClock.now
-    }
-
-    private func ioLoop() {
-        let (listenFD, wakeRead) = shared.withLock { ($0.listenFD, $0.wakeRead) }
-        var clients: [Int: Client] = [:]
-        var nextID = 0
-        var buffer = [UInt8](repeating: 0, count: 65536)
-
-        while !shared.withLock({ $0.stopped }) {
-            // Take answers handed over by run().
-            let outgoing = shared.withLock { state -> [Int: [UInt8]] in
-                defer { state.outgoing = [:] }
-                return state.outgoing
-            }
-            for (id, bytes) in outgoing where clients[id] != nil {
-                clients[id]!.output.append(contentsOf: bytes)
-                clients[id]!.awaitingAnswer = false
-            }
-            for id in Array(clients.keys) {
-                nextLine(of: id, in: &clients)
-            }
-
-            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
-            let order = Array(clients.keys)
-            for id in order {
-                let client = clients[id]!
-                var events = Int16(0)
-                if !client.awaitingAnswer && !client.closeAfterWrite { events |= Int16(POLLIN) }
-                if !client.output.isEmpty { events |= Int16(POLLOUT) }
-                fds.append(pollfd(fd: client.fd, events: events, revents: 0))
-            }
-            let ready = poll(&fds, nfds_t(fds.count), 1000)
-            if ready < 0, errno != EINTR { break }
-
-            if fds[1].revents != 0 {
-                while read(wakeRead, &buffer, buffer.count) > 0 {}
-            }
-            if fds[0].revents & Int16(POLLIN) != 0 {
-                while true {
-                    let fd = accept(listenFD, nil, nil)
-                    guard fd >= 0 else { break }
-                    makeNonBlocking(fd)
-                    guard clients.count < maximumClients, let peer = PeerCredentials.of(socket: fd) else {
-                        let line = Array((ControlResponse.failure("too many clients").line + "\n").utf8)
-                        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                        close(fd)
-                        continue
-                    }
-                    clients[nextID] = Client(fd: fd, peer: peer)
-                    nextID += 1
-                }
-            }
-            for (index, id) in order.enumerated() {
-                let revents = fds[index + 2].revents
-                guard revents != 0, var client = clients[id] else { continue }
-                var drop = false
-                if revents & Int16(POLLIN) != 0 {
-                    let count = read(client.fd, &buffer, buffer.count)
-                    if count > 0 {
-                        client.input.append(contentsOf: buffer[0..<count])
-                        client.lastActivity = .now
-                    } else if count == 0 || (errno != EAGAIN && errno != EINTR) {
-                        drop = true
-                    }
-                } else if revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0, client.output.isEmpty {
-                    drop = true
-                }
-                if !drop, revents & Int16(POLLOUT) != 0, !client.output.isEmpty {
-                    let count = client.output.withUnsafeBytes { write(client.fd, $0.baseAddress, $0.count) }
-                    if count > 0 {
-                        client.output.removeFirst(count)
-                        client.lastActivity = .now
-                    } else if errno != EAGAIN && errno != EINTR {
-                        drop = true
-                    }
-                    if client.output.isEmpty && client.closeAfterWrite { drop = true }
-                }
-                if drop {
-                    close(client.fd)
-                    clients[id] = nil
-                } else {
-                    clients[id] = client
-                }
-            }
-            let now = ContinuousClock.now
-            for (id, client) in clients where !client.awaitingAnswer && now - client.lastActivity > idleTimeout {
-                close(client.fd)
-                clients[id] = nil
-            }
-        }
-
-        for client in clients.values { close(client.fd) }
-        close(listenFD)
-        unlink(path)
-        let wakeWrite = shared.withLock { $0.wakeWrite }
-        close(wakeRead)
-        close(wakeWrite)
-        finished.withLock { $0 = true }
-    }
-
-    /// Hands the client's next complete line to `run()` when it is not waiting for an answer.
-    private func nextLine(of id: Int, in clients: inout [Int: Client]) {
-        guard var client = clients[id], !client.awaitingAnswer, !client.closeAfterWrite else { return }
-        if let newline = client.input.firstIndex(of: 10) {
-            var line = Array(client.input[..<newline])
-            client.input.removeFirst(newline + 1)
-            if line.last == 13 { line.removeLast() }
-            if line.count > maximumLineBytes {
-                client.output.append(contentsOf: Array((ControlResponse.failure("request too long").line + "\n").utf8))
-                client.closeAfterWrite = true
-            } else if line.allSatisfy({ $0 == 32 || $0 == 9 }) {
-                clients[id] = client
-                return nextLine(of: id, in: &clients)
-            } else {
-                client.awaitingAnswer = true
-                continuation.yield(Incoming(client: id, peer: client.peer, line: Data(line)))
-            }
-        } else if client.input.count > maximumLineBytes {
-            client.output.append(contentsOf: Array((ControlResponse.failure("request too long").line + "\n").utf8))
-            client.input = []
-            client.closeAfterWrite = true
-        }
-        clients[id] = client
+    /// An error for the system call that just failed, e.g. "cannot bind /run/x.sock: Permission denied".
+    private func systemFailure(_ what: String) -> ControlServerError {
+        failure(.systemCallFailed, "\(what) \(path): \(UnixSocket.describe(errno))")
     }
 }

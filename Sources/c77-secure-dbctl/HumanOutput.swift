@@ -126,3 +126,12 @@ struct Table {
         return ([line(headers)] + rows.map(line)).joined()
     }
 }
+
+extension JSONValue {
+    /// Indented JSON with sorted keys, for `--json`.
+    var prettyJSON: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "null"
+    }
+}

@@ -95,13 +95,6 @@ public final class MonitorDaemon: Service, Sendable {
             for sink in sinks {
                 group.addTask { try? await cancelWhenGracefulShutdown { await sink.run() } }
             }
-            group.addTask {
-                await withGracefulShutdownHandler {
-                    await self.control.run()
-                } onGracefulShutdown: {
-                    self.control.stop()
-                }
-            }
             group.addTask { await self.watchdogLoop() }
             group.addTask { await self.reloadOnHangup() }
             group.addTask { await self.statusLoop() }
