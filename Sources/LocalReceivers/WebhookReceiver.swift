@@ -16,6 +16,8 @@ public final class WebhookReceiver: Sendable {
         public var body: Data
         /// The status the receiver answered with.
         public var status: Int
+        /// The body as text.
+        public var bodyText: String { String(decoding: body, as: UTF8.self) }
     }
 
     /// How the receiver answers.

@@ -47,7 +47,7 @@ final class DaemonHarness: @unchecked Sendable {
             GRANT c77_secure_db_monitor TO \(monitorRole);
             CREATE SCHEMA shop;
             CREATE TABLE shop.orders (
-                id BIGSERIAL PRIMARY KEY, customer TEXT NOT NULL, amount NUMERIC(12,2),
+                id BIGSERIAL PRIMARY KEY, customer TEXT NOT NULL, amount NUMERIC(12,2), note TEXT,
                 content_hash TEXT, hash_version INTEGER DEFAULT 1,
                 created_at TIMESTAMPTZ DEFAULT now(), updated_at TIMESTAMPTZ DEFAULT now(), deleted_at TIMESTAMPTZ);
             SELECT c77_secure_db_manage_secure_schemas('add', 'shop');
@@ -142,6 +142,12 @@ final class DaemonHarness: @unchecked Sendable {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// The outcome of a job's last finished run, as `jobs` reports it.
+    func lastOutcome(_ job: String) -> String? {
+        guard case .success(let jobs)? = try? send(ControlRequest(cmd: "jobs")) else { return nil }
+        return jobs.arrayValue?.first { $0["name"]?.stringValue == job }?["last_run"]?["outcome"]?.stringValue
     }
 
     deinit {
