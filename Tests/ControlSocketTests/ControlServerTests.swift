@@ -163,7 +163,7 @@ import Testing
             let closed = extra.isClosed(within: .seconds(5))
             admitted.removeAll()
             var afterwards = try? ControlClient.send(ControlRequest(.status), socketPath: path)
-            for _ in 0..<50 where afterwards?.isOK != true {
+            for _ in 0..<250 where afterwards?.isOK != true {
                 usleep(20_000)
                 afterwards = try? ControlClient.send(ControlRequest(.status), socketPath: path)
             }
