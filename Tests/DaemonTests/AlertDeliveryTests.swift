@@ -129,4 +129,61 @@ import Testing
         #expect(Set(attempts.compactMap(\.id)).count == 1, "redelivery keeps the webhook-id")
         #expect(attempts.filter { $0.status == 200 }.count == 1, "delivered once")
     }
+
+    @Test func anUnreachableDatabaseStillAlertsTheOtherSinksAndResolves() async throws {
+        let harness = try DaemonHarness()
+        let receiver = try WebhookReceiver(secret: Self.secret)
+        var slow = WebhookReceiver.Behaviour()
+        slow.delay = .seconds(3)  // longer than the sink's 2 s timeout: the first attempts time out
+        receiver.setBehaviour(slow)
+        try setUp(harness, receiver: receiver)
+        try harness.start()
+        defer { harness.stop() }
+        #expect(eventually(timeout: .seconds(20)) { harness.lastOutcome("health_check") == "success" })
+
+        try harness.cluster.stop()
+        _ = try harness.send(ControlRequest(cmd: "run", args: ["job": "health_check"]))
+        let down = harness.journal.receive(until: {
+            String(decoding: $0, as: UTF8.self).contains("C77_ALERT_TYPE=DATABASE_UNREACHABLE")
+        }, timeout: .seconds(15)).map(JournalEntryParser.parse)
+        #expect(down?["C77_STATUS"] == "firing", "log:\n\(harness.log())")
+        #expect(down?["PRIORITY"] == "2")
+
+        receiver.setBehaviour(WebhookReceiver.Behaviour())
+        try harness.cluster.start()
+        let up = harness.journal.receive(until: {
+            let text = String(decoding: $0, as: UTF8.self)
+            return text.contains("C77_ALERT_TYPE=DATABASE_UNREACHABLE") && text.contains("C77_STATUS=resolved")
+        }, timeout: .seconds(20))
+        #expect(up != nil, "a resolved notice once the database answers again; log:\n\(harness.log())")
+        #expect(eventually(timeout: .seconds(30)) {
+            receiver.deliveries.contains { $0.status == 200 && $0.bodyText.contains("DATABASE_UNREACHABLE") }
+        }, "the webhook gets it despite timing out at first")
+    }
+
+    @Test func aGoneEndpointIsReportedThroughTheOtherSinks() async throws {
+        let harness = try DaemonHarness()
+        let receiver = try WebhookReceiver(secret: Self.secret)
+        var gone = WebhookReceiver.Behaviour()
+        gone.status = 410
+        receiver.setBehaviour(gone)
+        try setUp(harness, receiver: receiver)
+        try harness.start()
+        defer { harness.stop() }
+        #expect(eventually(timeout: .seconds(20)) { harness.lastOutcome("hash_verification") == "success" })
+        try harness.cluster.psql("SET session_replication_role = replica; UPDATE shop.orders SET amount = 4444 WHERE id = 4;",
+                                 database: harness.database)
+        _ = try harness.send(ControlRequest(cmd: "run", args: ["job": "hash_verification"]))
+        let entry = harness.journal.receive(until: {
+            String(decoding: $0, as: UTF8.self).contains("C77_ALERT_TYPE=ALERT_DELIVERY_FAILED")
+        }, timeout: .seconds(20)).map(JournalEntryParser.parse)
+        #expect(entry?["MESSAGE"]?.contains("410 Gone") == true, "log:\n\(harness.log())")
+        let attempts = receiver.deliveries.count
+        try await Task.sleep(for: .seconds(2))
+        #expect(receiver.deliveries.count == attempts, "no more attempts against a gone endpoint")
+        guard case .success(let status) = try harness.send(ControlRequest(cmd: "status")) else { return }
+        let webhook = status["sinks"]?.arrayValue?.first { $0["name"] == "webhook" }
+        #expect(webhook?["last_error"]?.stringValue?.contains("410") == true)
+        #expect((webhook?["spooled"]?.intValue ?? 0) >= 1, "the alerts stay spooled")
+    }
 }
