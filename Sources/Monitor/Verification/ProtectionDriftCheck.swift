@@ -176,7 +176,6 @@ struct ProtectionDriftCheck {
     private func saveBaseline(_ baseline: Baseline) {
         try? FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
         guard let data = try? JSONEncoder().encode(baseline) else { return }
-        FileManager.default.createFile(atPath: baselinePath + ".tmp", contents: data, attributes: [.posixPermissions: 0o600])
-        _ = try? FileManager.default.replaceItemAt(URL(fileURLWithPath: baselinePath), withItemAt: URL(fileURLWithPath: baselinePath + ".tmp"))
+        try? writeAtomically(data, to: baselinePath)
     }
 }

@@ -59,15 +59,7 @@ struct CheckpointStore: Sendable {
                                                 attributes: [.posixPermissions: 0o700])
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
-        let data = try encoder.encode(checkpoint)
-        let target = path(checkpoint.table)
-        let temporary = target + ".tmp"
-        FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600])
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
-        try handle.write(contentsOf: data)
-        try handle.synchronize()
-        try handle.close()
-        _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: target), withItemAt: URL(fileURLWithPath: temporary))
+        try writeAtomically(try encoder.encode(checkpoint), to: path(checkpoint.table))
     }
 
     func remove(_ table: SecureTable) {
