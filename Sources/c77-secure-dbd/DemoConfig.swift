@@ -51,6 +51,7 @@ enum DemoSQL {
     static func setup(monitorRole: String, rows: Int) -> String {
         """
         CREATE EXTENSION c77_secure_db;
+        CREATE EXTENSION c77_rbac;
         CREATE ROLE \(monitorRole) LOGIN;
         GRANT c77_secure_db_monitor TO \(monitorRole);
 
