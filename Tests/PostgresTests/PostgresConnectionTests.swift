@@ -72,12 +72,12 @@ import ThrowawayCluster
         let error = await postgresError { _ = try await PostgresConnection.connect(configuration, logger: testLogger) }
         #expect(error?.code == .timedOut)
         #expect(error?.isConnectionError == true)
-        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(ContinuousClock.now - start < .seconds(20), "bounded by connect_timeout, not hanging")
 
         let fromConninfo = PostgresConfiguration(conninfo: "host=127.0.0.1 port=\(port.number) connect_timeout=2 sslmode=disable")
         let error2 = await postgresError { _ = try await PostgresConnection.connect(fromConninfo, logger: testLogger) }
         #expect(error2?.code == .timedOut)
-        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(ContinuousClock.now - start < .seconds(40), "bounded by connect_timeout, not hanging")
     }
 
     @Test func cancellingTheTaskCancelsConnecting() async throws {
@@ -89,7 +89,7 @@ import ThrowawayCluster
         try await Task.sleep(for: .milliseconds(200))
         connecting.cancel()
         #expect(await postgresError { _ = try await connecting.value }?.code == .cancelled)
-        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(ContinuousClock.now - start < .seconds(30), "without cancellation it would wait forever")
     }
 
     /// A TCP listener that never accepts: connecting succeeds, but no server ever answers.
@@ -191,13 +191,13 @@ import ThrowawayCluster
         let connection = try await connect()
         defer { connection.close() }
         let start = ContinuousClock.now
-        let sleeper = Task { try await connection.query("SELECT pg_sleep(10)") }
+        let sleeper = Task { try await connection.query("SELECT pg_sleep(120)") }
         try await Task.sleep(for: .milliseconds(300))
         sleeper.cancel()
         let error = await postgresError { _ = try await sleeper.value }
         #expect(error?.code == .cancelled)
         #expect(error?.sqlState == "57014")
-        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(ContinuousClock.now - start < .seconds(60), "well before pg_sleep(120) ends")
         #expect(try await connection.query("SELECT 2 AS two").first?.int("two") == 2)
 
         let another = Task { try await connection.query("SELECT pg_sleep(10)") }
