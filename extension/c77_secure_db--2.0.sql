@@ -1017,8 +1017,11 @@ $$;
 
 -- Checks one record against the stored row: fresh when the stored row is untampered (its
 -- stored hash matches its content) and equals what the caller holds (columns the caller
--- omits are taken from the stored row).
-CREATE FUNCTION c77_secure_db_check_freshness(p_schema_name text, p_table_name text, p_data jsonb) RETURNS jsonb
+-- omits are taken from the stored row). With p_check_rbac the caller needs secure_db_read.
+CREATE FUNCTION c77_secure_db_check_freshness(
+    p_schema_name text, p_table_name text, p_data jsonb,
+    p_check_rbac boolean DEFAULT false, p_scope_type text DEFAULT NULL, p_scope_id text DEFAULT NULL
+) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = @extschema@, pg_catalog, pg_temp
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
@@ -1029,7 +1032,14 @@ DECLARE
     v_meta @extschema@.c77_secure_db_table_meta;
     v_result record;
     v_id text;
+    v_rbac record;
 BEGIN
+    SELECT * INTO v_rbac FROM @extschema@.c77_secure_db_rbac_denial(coalesce(p_check_rbac, false), 'secure_db_read', p_scope_type, p_scope_id);
+    IF v_rbac.denial IS NOT NULL THEN
+        PERFORM @extschema@.c77_secure_db_audit(gen_random_uuid(), p_schema_name, p_table_name, 'check_freshness', false,
+                                                v_rbac.denial ->> 'error', clock_timestamp(), p_data ->> 'id', NULL, v_rbac.user_id, 'secure_db_read');
+        RETURN v_rbac.denial;
+    END IF;
     IF v_relid IS NULL OR NOT @extschema@.c77_secure_db_is_secure_schema(p_schema_name) THEN
         RETURN jsonb_build_object('success', false, 'error', format('Table %s.%s is not a table of a secure schema', p_schema_name, p_table_name),
                                   'timestamp', now());
@@ -1065,14 +1075,24 @@ BEGIN
 END
 $$;
 
--- Checks many records; `p_data` is a JSON array of objects.
-CREATE FUNCTION c77_secure_db_check_freshness_bulk(p_schema_name text, p_table_name text, p_data jsonb) RETURNS jsonb
+-- Checks many records; `p_data` is a JSON array of objects. RBAC as for one record.
+CREATE FUNCTION c77_secure_db_check_freshness_bulk(
+    p_schema_name text, p_table_name text, p_data jsonb,
+    p_check_rbac boolean DEFAULT false, p_scope_type text DEFAULT NULL, p_scope_id text DEFAULT NULL
+) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = @extschema@, pg_catalog, pg_temp
 AS $$
 DECLARE
     v_results jsonb;
+    v_rbac record;
 BEGIN
+    SELECT * INTO v_rbac FROM @extschema@.c77_secure_db_rbac_denial(coalesce(p_check_rbac, false), 'secure_db_read', p_scope_type, p_scope_id);
+    IF v_rbac.denial IS NOT NULL THEN
+        PERFORM @extschema@.c77_secure_db_audit(gen_random_uuid(), p_schema_name, p_table_name, 'check_freshness_bulk', false,
+                                                v_rbac.denial ->> 'error', clock_timestamp(), NULL, NULL, v_rbac.user_id, 'secure_db_read');
+        RETURN v_rbac.denial;
+    END IF;
     IF p_data IS NULL OR jsonb_typeof(p_data) <> 'array' THEN
         RETURN jsonb_build_object('success', false, 'error', 'data must be a JSON array of records', 'timestamp', now());
     END IF;
@@ -1202,8 +1222,10 @@ $$;
 -- Verifies every row, set-based, in keyset batches of batch_size. With fix_mismatches each
 -- mismatching row's hash is recomputed, audited; that needs c77_secure_db_admin (EXECUTE on
 -- c77_secure_db_fix_content_hash), which is why this function runs with the caller's rights.
+-- With p_check_rbac the caller also needs the secure_db_admin feature.
 CREATE FUNCTION c77_secure_db_verify_content_hashes(
-    p_schema_name text, p_table_name text, p_fix_mismatches boolean DEFAULT false, p_batch_size integer DEFAULT 1000
+    p_schema_name text, p_table_name text, p_fix_mismatches boolean DEFAULT false, p_batch_size integer DEFAULT 1000,
+    p_check_rbac boolean DEFAULT false, p_scope_type text DEFAULT NULL, p_scope_id text DEFAULT NULL
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = @extschema@, pg_catalog, pg_temp
@@ -1217,7 +1239,12 @@ DECLARE
     v_mismatches jsonb := '[]';
     v_fixed integer := 0;
     v_mismatch jsonb;
+    v_rbac record;
 BEGIN
+    SELECT * INTO v_rbac FROM @extschema@.c77_secure_db_rbac_denial(coalesce(p_check_rbac, false), 'secure_db_admin', p_scope_type, p_scope_id);
+    IF v_rbac.denial IS NOT NULL THEN
+        RETURN v_rbac.denial;
+    END IF;
     IF p_fix_mismatches AND NOT has_function_privilege('@extschema@.c77_secure_db_fix_content_hash(text, text, text, text)', 'EXECUTE') THEN
         RETURN jsonb_build_object('success', false, 'error', 'Permission denied: fixing hashes requires c77_secure_db_admin', 'timestamp', now());
     END IF;
@@ -1590,13 +1617,14 @@ TO c77_secure_db_readonly;
 GRANT EXECUTE ON FUNCTION
     c77_secure_db_operation(jsonb),
     c77_secure_db_operation(jsonb, boolean, text, text, text),
-    c77_secure_db_check_freshness(text, text, jsonb),
-    c77_secure_db_check_freshness_bulk(text, text, jsonb),
+    c77_secure_db_check_freshness(text, text, jsonb, boolean, text, text),
+    c77_secure_db_check_freshness_bulk(text, text, jsonb, boolean, text, text),
+    c77_secure_db_rbac_denial(boolean, text, text, text),
     c77_secure_db_calculate_content_hash(text, text, jsonb)
 TO c77_secure_db_user;
 
 GRANT EXECUTE ON FUNCTION
-    c77_secure_db_verify_content_hashes(text, text, boolean, integer),
+    c77_secure_db_verify_content_hashes(text, text, boolean, integer, boolean, text, text),
     c77_secure_db_verify_range(text, text, text, integer, text)
 TO c77_secure_db_user;
 

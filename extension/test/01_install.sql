@@ -33,7 +33,7 @@ SELECT ok(has_table_privilege('c77_secure_db_monitor', 'c77_secure_db_operation_
 SELECT ok(NOT has_function_privilege('c77_secure_db_readonly', 'c77_secure_db_operation(jsonb)', 'EXECUTE'), 'readonly cannot call the write path');
 SELECT ok(has_function_privilege('c77_secure_db_user', 'c77_secure_db_operation(jsonb, boolean, text, text, text)', 'EXECUTE'), 'user calls the write path');
 SELECT ok(has_function_privilege('c77_secure_db_monitor', 'c77_secure_db_verify_range(text, text, text, integer, text)', 'EXECUTE'), 'monitor verifies ranges');
-SELECT ok(NOT has_function_privilege('c77_secure_db_monitor', 'c77_secure_db_verify_content_hashes(text, text, boolean, integer)', 'EXECUTE'),
+SELECT ok(NOT has_function_privilege('c77_secure_db_monitor', 'c77_secure_db_verify_content_hashes(text, text, boolean, integer, boolean, text, text)', 'EXECUTE'),
           'monitor cannot fix hashes');
 SELECT ok(NOT has_function_privilege('c77_secure_db_user', 'c77_secure_db_create_auth_token(text)', 'EXECUTE'), 'user cannot mint tokens');
 SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'

@@ -5,7 +5,7 @@ BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
 CREATE EXTENSION c77_rbac;
-SELECT plan(27);
+SELECT plan(30);
 
 -- The companion on its own.
 SELECT ok(c77_rbac_grant_feature('clerk', 'secure_db_insert'), 'grant a feature');
@@ -66,6 +66,14 @@ SELECT is((SELECT count(*)::int FROM c77_secure_db_operation_audit WHERE NOT suc
 SET LOCAL "c77_rbac.external_id" TO '123';
 SELECT is(c77_secure_db_operation('{"schema_name":"myapp","table_name":"users","operation":"delete","data":{"id":1}}', true) ->> 'required_feature',
           'secure_db_hard_delete', 'a hard delete without an explicit feature needs secure_db_hard_delete');
+SET LOCAL "c77_rbac.external_id" TO '456';
+SELECT is((c77_secure_db_check_freshness('myapp', 'users', '{"id": 1}', true, 'department', 'sales') ->> 'success')::boolean, true,
+          'secure_db_read allows an RBAC-checked freshness check');
+SET LOCAL "c77_rbac.external_id" TO '123';
+SELECT is(c77_secure_db_check_freshness('myapp', 'users', '{"id": 1}', true) ->> 'required_feature', 'secure_db_read',
+          'without secure_db_read the freshness check is denied');
+SELECT is(c77_secure_db_verify_content_hashes('myapp', 'users', false, 1000, true) ->> 'error', 'Insufficient permissions',
+          'RBAC-checked verification needs secure_db_admin');
 SELECT is(c77_secure_db_run_all_tests() ->> 'overall_status', 'ALL_TESTS_PASSED', 'self-tests pass with RBAC');
 SELECT is(c77_secure_db_test_rbac_integration() ->> 'status', 'PASSED', 'and the RBAC self-test ran');
 SELECT * FROM finish();
