@@ -378,8 +378,6 @@ SET search_path = @extschema@, pg_catalog, pg_temp
 AS $$
 DECLARE
     v_meta @extschema@.c77_secure_db_table_meta;
-    v_token uuid;
-    v_count bigint := 0;
 BEGIN
     DELETE FROM @extschema@.c77_secure_db_table_meta WHERE relid = p_relid;
     v_meta := @extschema@.c77_secure_db_table_meta_for(p_relid);
@@ -394,13 +392,7 @@ BEGIN
                        v_meta.schema_name, v_meta.table_name);
     END IF;
     EXECUTE format('GRANT SELECT ON %I.%I TO c77_secure_db_readonly, c77_secure_db_monitor', v_meta.schema_name, v_meta.table_name);
-    IF v_meta.has_content_hash THEN
-        v_token := @extschema@.c77_secure_db_authorize('rehash', p_relid);
-        EXECUTE format('UPDATE %I.%I SET content_hash = NULL WHERE content_hash IS NULL', v_meta.schema_name, v_meta.table_name);
-        GET DIAGNOSTICS v_count = ROW_COUNT;
-        PERFORM @extschema@.c77_secure_db_deauthorize(v_token);
-    END IF;
-    RETURN v_count;
+    RETURN @extschema@.c77_secure_db_rehash_rows(p_relid, true);
 END
 $$;
 
@@ -559,8 +551,10 @@ CREATE EVENT TRIGGER c77_secure_db_ddl_guard ON ddl_command_end
 CREATE EVENT TRIGGER c77_secure_db_drop_guard ON sql_drop
     EXECUTE FUNCTION c77_secure_db_on_sql_drop();
 
--- Re-hashes every row of a table (after DDL in a rehash window, or on request).
-CREATE FUNCTION c77_secure_db_rehash_rows(p_relid oid) RETURNS bigint
+-- Re-hashes the rows of a table under a 'rehash' token (which leaves updated_at alone):
+-- every row (after DDL in a rehash window, or on request), or only the unhashed ones (when a
+-- table comes under protection). Returns how many rows it hashed.
+CREATE FUNCTION c77_secure_db_rehash_rows(p_relid oid, p_only_unhashed boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = @extschema@, pg_catalog, pg_temp
 AS $$
@@ -573,7 +567,8 @@ BEGIN
     v_meta := @extschema@.c77_secure_db_table_meta_for(p_relid);
     IF v_meta.has_content_hash THEN
         v_token := @extschema@.c77_secure_db_authorize('rehash', p_relid);
-        EXECUTE format('UPDATE %I.%I SET content_hash = NULL', v_meta.schema_name, v_meta.table_name);
+        EXECUTE format('UPDATE %I.%I SET content_hash = NULL%s', v_meta.schema_name, v_meta.table_name,
+                       CASE WHEN p_only_unhashed THEN ' WHERE content_hash IS NULL' ELSE '' END);
         GET DIAGNOSTICS v_count = ROW_COUNT;
         PERFORM @extschema@.c77_secure_db_deauthorize(v_token);
     END IF;
