@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(8);
+SELECT plan(7);
 CREATE SCHEMA myapp;
 SELECT c77_secure_db_manage_secure_schemas('add', 'myapp');
 CREATE TABLE myapp.users (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE NOT NULL, content_hash TEXT,
@@ -31,17 +31,8 @@ SELECT lives_ok('SELECT security_health_monitor()', 'security_health_monitor()')
 CREATE OR REPLACE VIEW security_anomalies AS SELECT 'High Error Rate User' as anomaly_type, user_name, count(*) as error_count, count(*) * 100.0 / SUM(count(*)) OVER() as error_percentage FROM c77_secure_db_operation_audit WHERE created_at > now() - interval '24 hours' AND success = false GROUP BY user_name HAVING count(*) > 10 UNION ALL SELECT 'Unusual Activity Volume' as anomaly_type, user_name, count(*) as operation_count, NULL as error_percentage FROM c77_secure_db_operation_audit WHERE created_at > now() - interval '1 hour' GROUP BY user_name HAVING count(*) > 100 UNION ALL SELECT 'Off-Hours Activity' as anomaly_type, user_name, count(*) as operation_count, NULL as error_percentage FROM c77_secure_db_operation_audit WHERE created_at > now() - interval '24 hours' AND EXTRACT(hour FROM created_at) NOT BETWEEN 8 AND 18 GROUP BY user_name HAVING count(*) > 5;
 SELECT lives_ok('SELECT * FROM security_anomalies ORDER BY anomaly_type, error_count DESC', 'security_anomalies view');
 
-CREATE OR REPLACE FUNCTION performance_monitor() RETURNS jsonb LANGUAGE plpgsql AS $$ DECLARE v_slow_operations jsonb;
-v_avg_time numeric;
-v_p95_time numeric;
-BEGIN
-SELECT avg(execution_time_ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY execution_time_ms) INTO v_avg_time, v_p95_time FROM c77_secure_db_operation_audit WHERE created_at > now() - interval '1 hour' AND execution_time_ms IS NOT NULL;
-SELECT jsonb_agg( jsonb_build_object( 'operation_type', operation_type, 'schema_name', schema_name, 'table_name', table_name, 'avg_time_ms', avg(execution_time_ms), 'operation_count', count(*) ) ) INTO v_slow_operations FROM c77_secure_db_operation_audit WHERE created_at > now() - interval '1 hour' AND execution_time_ms > 1000
-GROUP BY operation_type, schema_name, table_name;
-RETURN jsonb_build_object( 'avg_execution_time_ms', v_avg_time, 'p95_execution_time_ms', v_p95_time, 'slow_operations', v_slow_operations, 'timestamp', now() );
-END;
-$$;
-SELECT lives_ok('SELECT performance_monitor()', 'performance_monitor()');
+-- performance_monitor() is left out: the snippet nests avg() inside jsonb_agg(), which
+-- PostgreSQL refuses ("aggregate function calls cannot be nested") whatever the extension does.
 
 CREATE OR REPLACE FUNCTION validate_security_update() RETURNS jsonb LANGUAGE plpgsql AS $$ DECLARE v_test_results jsonb;
 v_health_before jsonb;
