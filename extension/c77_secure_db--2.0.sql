@@ -116,7 +116,8 @@ CREATE TABLE c77_secure_db_table_meta (
     has_updated_at   boolean NOT NULL,
     has_deleted_at   boolean NOT NULL,
     hash_columns     text[] NOT NULL,
-    hash_expression  text NOT NULL      -- over the placeholder @ROW@
+    hash_expression  text NOT NULL,     -- over the placeholder @ROW@
+    unsafe_functions text               -- see c77_secure_db_table_meta_for
 );
 
 -- Open DDL windows of c77_secure_db_rehash(): (table, transaction) pairs whose DDL is allowed.
@@ -165,6 +166,11 @@ $$;
 -- deleted_at, generated columns (NULL in BEFORE triggers) and the names listed in the JSON
 -- comment on content_hash ({"exclude_hash_columns": [...]}; unknown names are ignored).
 -- See HASHING.md for the encoding.
+--
+-- It also records the functions the table's defaults, generated columns, constraints,
+-- indexes, triggers, policies and rules call that are owned by a non-superuser and run with
+-- their caller's rights: the write path runs as the extension's (superuser) owner and would
+-- run them with superuser rights, so it refuses such tables (unsafe_functions).
 CREATE FUNCTION c77_secure_db_table_meta_for(p_relid oid) RETURNS c77_secure_db_table_meta
 LANGUAGE plpgsql
 SET search_path = @extschema@, pg_catalog, pg_temp
@@ -229,13 +235,26 @@ BEGIN
     INTO v_meta.hash_expression
     FROM unnest(v_meta.hash_columns) WITH ORDINALITY AS h(col, ord);
 
+    SELECT string_agg(DISTINCT p.oid::regprocedure::text, ', ') INTO v_meta.unsafe_functions
+    FROM pg_depend d
+    JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
+    JOIN pg_roles o ON o.oid = p.proowner
+    WHERE NOT o.rolsuper AND NOT p.prosecdef AND (
+           (d.classid = 'pg_attrdef'::regclass AND d.objid IN (SELECT oid FROM pg_attrdef WHERE adrelid = p_relid))
+        OR (d.classid = 'pg_constraint'::regclass AND d.objid IN (SELECT oid FROM pg_constraint WHERE conrelid = p_relid))
+        OR (d.classid = 'pg_class'::regclass AND d.objid IN (SELECT indexrelid FROM pg_index WHERE indrelid = p_relid))
+        OR (d.classid = 'pg_trigger'::regclass AND d.objid IN (SELECT oid FROM pg_trigger WHERE tgrelid = p_relid))
+        OR (d.classid = 'pg_policy'::regclass AND d.objid IN (SELECT oid FROM pg_policy WHERE polrelid = p_relid))
+        OR (d.classid = 'pg_rewrite'::regclass AND d.objid IN (SELECT oid FROM pg_rewrite WHERE ev_class = p_relid)));
+
     INSERT INTO @extschema@.c77_secure_db_table_meta VALUES (v_meta.*)
     ON CONFLICT (relid) DO UPDATE SET
         schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, columns = EXCLUDED.columns,
         pk_column = EXCLUDED.pk_column, pk_type = EXCLUDED.pk_type, has_content_hash = EXCLUDED.has_content_hash,
         has_hash_version = EXCLUDED.has_hash_version, has_created_at = EXCLUDED.has_created_at,
         has_updated_at = EXCLUDED.has_updated_at, has_deleted_at = EXCLUDED.has_deleted_at,
-        hash_columns = EXCLUDED.hash_columns, hash_expression = EXCLUDED.hash_expression;
+        hash_columns = EXCLUDED.hash_columns, hash_expression = EXCLUDED.hash_expression,
+        unsafe_functions = EXCLUDED.unsafe_functions;
     RETURN v_meta;
 END
 $$;
@@ -861,7 +880,10 @@ BEGIN
         v_meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
         v_data := v_data - ARRAY['content_hash', 'hash_version', 'created_at', 'updated_at', 'deleted_at'];
         SELECT k INTO v_unknown FROM jsonb_object_keys(v_data) AS k WHERE NOT (k = ANY (v_meta.columns)) LIMIT 1;
-        IF v_unknown IS NOT NULL THEN
+        IF v_meta.unsafe_functions IS NOT NULL THEN
+            v_error := format('Table %s.%s calls functions owned by a non-superuser (%s) in defaults, constraints, indexes, triggers, policies or rules; c77_secure_db_operation will not run them with its owner''s rights',
+                              v_schema, v_table, v_meta.unsafe_functions);
+        ELSIF v_unknown IS NOT NULL THEN
             v_error := format('Column %s does not exist in table %s.%s', v_unknown, v_schema, v_table);
         ELSIF NOT (v_pk = ANY (v_meta.columns)) THEN
             v_error := format('Primary key column %s does not exist in table %s.%s', v_pk, v_schema, v_table);

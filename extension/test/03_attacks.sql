@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(32);
+SELECT plan(34);
 
 CREATE ROLE app_owner LOGIN;
 CREATE ROLE app_user LOGIN IN ROLE c77_secure_db_user;
@@ -42,6 +42,16 @@ SELECT throws_like($$COMMENT ON COLUMN bank.accounts.content_hash IS '{"exclude_
     'owner cannot change hash exclusions');
 SELECT throws_like($$DROP TABLE bank.accounts$$, '%not allowed%', 'owner cannot drop a secure table');
 RESET ROLE;
+
+-- A table whose default calls the owner's own function: the write path (running as the
+-- extension's superuser owner) must not run it.
+SET LOCAL ROLE app_owner;
+CREATE FUNCTION bank.harvest() RETURNS text LANGUAGE sql AS $$ SELECT current_user::text $$;
+CREATE TABLE bank.trap (id bigserial PRIMARY KEY, who text DEFAULT bank.harvest(), content_hash text, hash_version integer DEFAULT 1);
+RESET ROLE;
+SELECT matches(c77_secure_db_operation('{"schema_name":"bank","table_name":"trap","operation":"insert","data":{}}') ->> 'error',
+    'calls functions owned by a non-superuser \(bank.harvest\(\)\)', 'a table calling a non-superuser''s function is refused');
+SELECT is((SELECT count(*)::int FROM bank.trap), 0, 'and nothing ran');
 
 -- Tokens that must not authorize anything.
 SELECT set_config('c77_secure_db.auth_token', gen_random_uuid()::text, true);
