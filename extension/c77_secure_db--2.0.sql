@@ -336,7 +336,10 @@ BEGIN
     IF v_token IS NOT NULL THEN
         SELECT operation_type INTO v_kind
         FROM @extschema@.c77_secure_db_auth_tokens
-        WHERE token = v_token AND NOT used AND expires_at > clock_timestamp()
+        WHERE token = v_token AND NOT used
+          -- A 'rehash' token (internal; retired right after its one statement) stays valid
+          -- for the whole statement that started after it, however many rows it re-hashes.
+          AND (expires_at > clock_timestamp() OR (operation_type = 'rehash' AND created_at >= statement_timestamp()))
           AND session_id = @extschema@.c77_secure_db_session_id()
           AND (table_oid IS NULL OR table_oid = TG_RELID)
         FOR UPDATE;
