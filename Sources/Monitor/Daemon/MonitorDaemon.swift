@@ -80,7 +80,7 @@ public final class MonitorDaemon: Service, Sendable {
 
         notifier.ready()
         setPhase("running")
-        refreshSystemdStatus()
+        await refreshSystemdStatus()
 
         await withDiscardingTaskGroup { group in
             for controller in controllers.values {
@@ -93,7 +93,7 @@ public final class MonitorDaemon: Service, Sendable {
                 }
             }
             for sink in sinks {
-                group.addTask { try? await cancelWhenGracefulShutdown { await sink.run() } }
+                group.addTask { await cancelWhenGracefulShutdown { await sink.run() } }
             }
             group.addTask { await self.watchdogLoop() }
             group.addTask { await self.reloadOnHangup() }
@@ -111,10 +111,6 @@ public final class MonitorDaemon: Service, Sendable {
     @discardableResult
     public func reload() async -> ReloadOutcome {
         notifier.reloading()
-        defer {
-            notifier.ready()
-            refreshSystemdStatus()
-        }
         let outcome: ReloadOutcome
         do {
             let next = try DaemonConfiguration.load(path: configPath)
@@ -131,6 +127,8 @@ public final class MonitorDaemon: Service, Sendable {
             logger.error("Configuration reload refused; keeping the running configuration: \(error)")
         }
         state.withLock { $0.lastReload = outcome }
+        notifier.ready()
+        await refreshSystemdStatus()
         return outcome
     }
 
@@ -248,21 +246,14 @@ public final class MonitorDaemon: Service, Sendable {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: .seconds(5))
-                await self.refreshSystemdStatusAsync()
+                await self.refreshSystemdStatus()
             }
         }
     }
 
-    private func refreshSystemdStatus() {
-        let reachability = database.reachability
-        if reachability.reachable == false {
-            notifier.status("Database unreachable, retrying: \(reachability.lastError ?? "")")
-        } else {
-            notifier.status("Monitoring \(reachability.database ?? "database"); \(controllers.count) jobs scheduled")
-        }
-    }
-
-    private func refreshSystemdStatusAsync() async {
+    /// Tells systemd (STATUS=) what the daemon is doing: running jobs with their progress,
+    /// idle, or retrying an unreachable database (which it probes once more first).
+    private func refreshSystemdStatus() async {
         var running: [String] = []
         for name in controllers.keys.sorted() {
             let snapshot = await controllers[name]!.snapshot()
