@@ -115,8 +115,9 @@ CREATE TABLE c77_secure_db_table_meta (
     has_created_at   boolean NOT NULL,
     has_updated_at   boolean NOT NULL,
     has_deleted_at   boolean NOT NULL,
-    hash_columns     text[] NOT NULL,
+    hash_columns     text[] NOT NULL,   -- in table order
     hash_expression  text NOT NULL,     -- over the placeholder @ROW@
+    hash_null_patch  jsonb,             -- {"col": null} for excluded columns that are not security columns
     unsafe_functions text               -- see c77_secure_db_table_meta_for
 );
 
@@ -137,11 +138,14 @@ SELECT pg_catalog.pg_extension_config_dump('c77_secure_db_operation_audit_id_seq
 -- Internal helpers (not granted to anyone; called by the SECURITY DEFINER functions below)
 -- ---------------------------------------------------------------------------------------------
 
--- The identity tokens are bound to: this backend, in this run of the server.
+-- The identity tokens are bound to: this backend, in this run of the server. Every name is
+-- schema-qualified instead of pinning search_path, so that the planner can inline it.
 CREATE FUNCTION c77_secure_db_session_id() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT pg_backend_pid()::text || '@' || extract(epoch FROM pg_postmaster_start_time())::bigint::text $$;
+AS $$
+    SELECT pg_catalog.pg_backend_pid()::pg_catalog.text OPERATOR(pg_catalog.||) '@'
+           OPERATOR(pg_catalog.||) pg_catalog.date_part('epoch', pg_catalog.pg_postmaster_start_time())::pg_catalog.int8::pg_catalog.text
+$$;
 
 -- Records one audited event and returns nothing; used by every path that must leave a trace.
 CREATE FUNCTION c77_secure_db_audit(
@@ -149,14 +153,16 @@ CREATE FUNCTION c77_secure_db_audit(
     p_error text, p_started timestamptz, p_record_id text DEFAULT NULL, p_content_hash text DEFAULT NULL,
     p_rbac_user text DEFAULT NULL, p_feature text DEFAULT NULL, p_details jsonb DEFAULT NULL
 ) RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = @extschema@, pg_catalog, pg_temp
 AS $$
+BEGIN
     INSERT INTO @extschema@.c77_secure_db_operation_audit
         (operation_id, schema_name, table_name, operation_type, record_id, content_hash, success, error_message,
          execution_time_ms, rbac_user_id, required_feature, details)
     VALUES (p_operation_id, p_schema, p_table, p_operation, p_record_id, p_content_hash, p_success, p_error,
-            ceil(extract(epoch FROM clock_timestamp() - p_started) * 1000)::integer, p_rbac_user, p_feature, p_details)
+            ceil(extract(epoch FROM clock_timestamp() - p_started) * 1000)::integer, p_rbac_user, p_feature, p_details);
+END
 $$;
 
 -- Builds (or returns the cached) description of a table: its writable columns, its single-
@@ -178,7 +184,8 @@ AS $$
 DECLARE
     v_meta @extschema@.c77_secure_db_table_meta;
     v_comment jsonb;
-    v_excluded text[] := ARRAY['content_hash', 'hash_version', 'created_at', 'updated_at', 'deleted_at'];
+    v_security constant text[] := ARRAY['content_hash', 'hash_version', 'created_at', 'updated_at', 'deleted_at'];
+    v_excluded text[] := v_security;
     v_columns text[];
 BEGIN
     SELECT * INTO v_meta FROM @extschema@.c77_secure_db_table_meta WHERE relid = p_relid;
@@ -219,21 +226,16 @@ BEGIN
         END IF;
     END IF;
 
-    SELECT coalesce(array_agg(a.attname::text ORDER BY a.attname COLLATE "C"), '{}')
-    INTO v_meta.hash_columns
+    -- The row's own text output with every column that is not hashed set to NULL; see HASHING.md.
+    SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum) FILTER (WHERE h.hashed), '{}'),
+           'encode(sha256(convert_to(ROW('
+           || coalesce(string_agg(CASE WHEN h.hashed THEN format('(@ROW@).%I', a.attname) ELSE 'NULL' END, ', ' ORDER BY a.attnum), '')
+           || ')::text, ''UTF8'')), ''hex'')',
+           jsonb_object_agg(a.attname, NULL) FILTER (WHERE NOT h.hashed AND a.attname::text <> ALL (v_security))
+    INTO v_meta.hash_columns, v_meta.hash_expression, v_meta.hash_null_patch
     FROM pg_attribute a
-    WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-      AND NOT (a.attname::text = ANY (v_excluded));
-
-    -- "col"='value' pairs joined by ',', NULL as a bare NULL; see HASHING.md.
-    SELECT 'encode(sha256(convert_to(concat_ws('','', '
-           || coalesce(string_agg(
-                  format('%L || coalesce(%L || replace((@ROW@).%I::text, %L, %L) || %L, %L)',
-                         '"' || replace(col, '"', '""') || '"=', '''', col, '''', '''''', '''', 'NULL'),
-                  ', ' ORDER BY ord), '''''')
-           || '), ''UTF8'')), ''hex'')'
-    INTO v_meta.hash_expression
-    FROM unnest(v_meta.hash_columns) WITH ORDINALITY AS h(col, ord);
+    CROSS JOIN LATERAL (SELECT a.attgenerated = '' AND NOT (a.attname::text = ANY (v_excluded)) AS hashed) AS h
+    WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped;
 
     SELECT string_agg(DISTINCT p.oid::regprocedure::text, ', ') INTO v_meta.unsafe_functions
     FROM pg_depend d
@@ -253,7 +255,7 @@ BEGIN
         pk_column = EXCLUDED.pk_column, pk_type = EXCLUDED.pk_type, has_content_hash = EXCLUDED.has_content_hash,
         has_hash_version = EXCLUDED.has_hash_version, has_created_at = EXCLUDED.has_created_at,
         has_updated_at = EXCLUDED.has_updated_at, has_deleted_at = EXCLUDED.has_deleted_at,
-        hash_columns = EXCLUDED.hash_columns, hash_expression = EXCLUDED.hash_expression,
+        hash_columns = EXCLUDED.hash_columns, hash_expression = EXCLUDED.hash_expression, hash_null_patch = EXCLUDED.hash_null_patch,
         unsafe_functions = EXCLUDED.unsafe_functions;
     RETURN v_meta;
 END
@@ -261,19 +263,25 @@ $$;
 
 -- The relation a (schema, table) pair names, or NULL; never interprets the names as SQL.
 CREATE FUNCTION c77_secure_db_relid(p_schema text, p_table text) RETURNS oid
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = p_schema AND c.relname = p_table AND c.relkind IN ('r', 'p')
+BEGIN
+    RETURN (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = p_schema AND c.relname = p_table AND c.relkind IN ('r', 'p'));
+END
 $$;
 
 -- Whether a schema is registered. SECURITY DEFINER and open to everyone: the event triggers
 -- run as whoever issues the DDL and must be able to ask.
 CREATE FUNCTION c77_secure_db_is_secure_schema(p_schema text) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = @extschema@, pg_catalog, pg_temp
-AS $$ SELECT EXISTS (SELECT 1 FROM @extschema@.c77_secure_db_secure_schemas WHERE schema_name = p_schema) $$;
+AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM @extschema@.c77_secure_db_secure_schemas WHERE schema_name = p_schema);
+END
+$$;
 
 -- Creates a token for this session and puts it in force for the current transaction.
 CREATE FUNCTION c77_secure_db_authorize(p_operation text, p_relid oid) RETURNS uuid
@@ -290,13 +298,15 @@ BEGIN
 END
 $$;
 
--- Takes the token out of force and marks it used.
+-- Takes the token out of force and marks it used (if no row consumed it).
 CREATE FUNCTION c77_secure_db_deauthorize(p_token uuid) RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = @extschema@, pg_catalog, pg_temp
 AS $$
-    SELECT set_config('c77_secure_db.auth_token', '', true);
-    UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true WHERE token = p_token;
+BEGIN
+    PERFORM set_config('c77_secure_db.auth_token', '', true);
+    UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true WHERE token = p_token AND NOT used;
+END
 $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -310,8 +320,9 @@ $$;
 -- (or for any table, if an administrator created it). It is consumed by the row it authorizes,
 -- except a 'rehash' token, which the rehash path retires itself after its one statement.
 --
--- The fixed settings make `value::text` independent of the session (TimeZone, DateStyle, …),
--- which the content hash relies on; see HASHING.md.
+-- Everything here is static SQL (plans cached per session): the hash is the text output of a
+-- copy of the row whose unhashed columns are NULL. The fixed settings make that text
+-- independent of the session (TimeZone, DateStyle, …); see HASHING.md.
 CREATE FUNCTION c77_secure_db_protect_row() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = @extschema@, pg_catalog, pg_temp
@@ -323,8 +334,7 @@ DECLARE
     v_token uuid;
     v_kind text;
     v_meta @extschema@.c77_secure_db_table_meta;
-    v_hash text;
-    v_patch jsonb;
+    v_hashed record;
 BEGIN
     IF v_setting IS NOT NULL THEN
         BEGIN
@@ -334,15 +344,14 @@ BEGIN
         END;
     END IF;
     IF v_token IS NOT NULL THEN
-        SELECT operation_type INTO v_kind
-        FROM @extschema@.c77_secure_db_auth_tokens
+        -- Consume the token (a 'rehash' token stays valid for the whole statement that started
+        -- after it, however many rows it re-hashes; its path retires it).
+        UPDATE @extschema@.c77_secure_db_auth_tokens SET used = (operation_type <> 'rehash')
         WHERE token = v_token AND NOT used
-          -- A 'rehash' token (internal; retired right after its one statement) stays valid
-          -- for the whole statement that started after it, however many rows it re-hashes.
           AND (expires_at > clock_timestamp() OR (operation_type = 'rehash' AND created_at >= statement_timestamp()))
           AND session_id = @extschema@.c77_secure_db_session_id()
           AND (table_oid IS NULL OR table_oid = TG_RELID)
-        FOR UPDATE;
+        RETURNING operation_type INTO v_kind;
     END IF;
     IF v_kind IS NULL THEN
         RAISE EXCEPTION 'Direct modifications not allowed on secure table %.%. Use c77_secure_db_operation() function.',
@@ -350,31 +359,33 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Writes to tables of a secure schema must go through c77_secure_db_operation().';
     END IF;
-    IF v_kind <> 'rehash' THEN
-        UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true WHERE token = v_token;
-    END IF;
 
     IF TG_OP = 'DELETE' THEN
         RETURN OLD;
     END IF;
 
     v_meta := @extschema@.c77_secure_db_table_meta_for(TG_RELID);
-    v_patch := '{}';
     IF TG_OP = 'INSERT' THEN
-        IF v_meta.has_created_at THEN v_patch := v_patch || jsonb_build_object('created_at', now()); END IF;
-        IF v_meta.has_updated_at THEN v_patch := v_patch || jsonb_build_object('updated_at', now()); END IF;
-        IF v_meta.has_deleted_at THEN v_patch := v_patch || jsonb_build_object('deleted_at', NULL); END IF;
+        IF v_meta.has_created_at THEN NEW.created_at := now(); END IF;
+        IF v_meta.has_updated_at THEN NEW.updated_at := now(); END IF;
+        IF v_meta.has_deleted_at THEN NEW.deleted_at := NULL; END IF;
     ELSE
-        IF v_meta.has_created_at THEN v_patch := v_patch || jsonb_build_object('created_at', to_jsonb(OLD) -> 'created_at'); END IF;
-        IF v_meta.has_updated_at AND v_kind <> 'rehash' THEN v_patch := v_patch || jsonb_build_object('updated_at', now()); END IF;
+        IF v_meta.has_created_at THEN NEW.created_at := OLD.created_at; END IF;
+        IF v_meta.has_updated_at AND v_kind <> 'rehash' THEN NEW.updated_at := now(); END IF;
     END IF;
     IF v_meta.has_content_hash THEN
-        EXECUTE 'SELECT ' || replace(v_meta.hash_expression, '@ROW@', '$1') INTO v_hash USING NEW;
-        v_patch := v_patch || jsonb_build_object('content_hash', v_hash);
-        IF v_meta.has_hash_version THEN v_patch := v_patch || jsonb_build_object('hash_version', 1); END IF;
-    END IF;
-    IF v_patch <> '{}' THEN
-        NEW := jsonb_populate_record(NEW, v_patch);
+        IF v_meta.hash_null_patch IS NULL THEN
+            v_hashed := NEW;
+        ELSE
+            v_hashed := jsonb_populate_record(NEW, v_meta.hash_null_patch);
+        END IF;
+        v_hashed.content_hash := NULL;
+        IF v_meta.has_hash_version THEN v_hashed.hash_version := NULL; END IF;
+        IF v_meta.has_created_at THEN v_hashed.created_at := NULL; END IF;
+        IF v_meta.has_updated_at THEN v_hashed.updated_at := NULL; END IF;
+        IF v_meta.has_deleted_at THEN v_hashed.deleted_at := NULL; END IF;
+        NEW.content_hash := encode(sha256(convert_to(v_hashed::text, 'UTF8')), 'hex');
+        IF v_meta.has_hash_version THEN NEW.hash_version := 1; END IF;
     END IF;
     RETURN NEW;
 END
@@ -1075,11 +1086,12 @@ BEGIN
     END IF;
     v_id := p_data ->> v_meta.pk_column;
     BEGIN
-        EXECUTE format('SELECT s.content_hash AS stored, s.hash_version AS version, %1$s AS stored_calc, %2$s AS candidate_calc
-                        FROM %3$I.%4$I AS s WHERE s.%5$I = (jsonb_populate_record(NULL::%3$I.%4$I, $1)).%5$I',
-                       replace(v_meta.hash_expression, '@ROW@', 's'),
-                       replace(v_meta.hash_expression, '@ROW@', format('jsonb_populate_record(s, $1)')),
-                       v_meta.schema_name, v_meta.table_name, v_meta.pk_column)
+        EXECUTE format('SELECT s.content_hash AS stored, %6$s AS version, %1$s AS stored_calc, %2$s AS candidate_calc
+                        FROM %3$I.%4$I AS s CROSS JOIN LATERAL jsonb_populate_record(s, $1) AS c
+                        WHERE s.%5$I = (jsonb_populate_record(NULL::%3$I.%4$I, $1)).%5$I',
+                       replace(v_meta.hash_expression, '@ROW@', 's'), replace(v_meta.hash_expression, '@ROW@', 'c'),
+                       v_meta.schema_name, v_meta.table_name, v_meta.pk_column,
+                       CASE WHEN v_meta.has_hash_version THEN 's.hash_version' ELSE 'NULL::integer' END)
         INTO v_result USING p_data - ARRAY['content_hash', 'hash_version', 'created_at', 'updated_at', 'deleted_at'];
     EXCEPTION WHEN others THEN
         RETURN jsonb_build_object('success', false, 'id', v_id, 'error', SQLERRM, 'timestamp', now());
