@@ -344,14 +344,21 @@ BEGIN
         END;
     END IF;
     IF v_token IS NOT NULL THEN
-        -- Consume the token (a 'rehash' token stays valid for the whole statement that started
-        -- after it, however many rows it re-hashes; its path retires it).
-        UPDATE @extschema@.c77_secure_db_auth_tokens SET used = (operation_type <> 'rehash')
-        WHERE token = v_token AND NOT used
-          AND (expires_at > clock_timestamp() OR (operation_type = 'rehash' AND created_at >= statement_timestamp()))
+        UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true
+        WHERE token = v_token AND NOT used AND operation_type <> 'rehash' AND expires_at > clock_timestamp()
           AND session_id = @extschema@.c77_secure_db_session_id()
           AND (table_oid IS NULL OR table_oid = TG_RELID)
         RETURNING operation_type INTO v_kind;
+        IF v_kind IS NULL THEN
+            -- A 'rehash' token is not consumed: it stays valid for the whole statement that
+            -- started after it, however many rows it re-hashes, and its path retires it.
+            SELECT operation_type INTO v_kind
+            FROM @extschema@.c77_secure_db_auth_tokens
+            WHERE token = v_token AND NOT used AND operation_type = 'rehash'
+              AND (expires_at > clock_timestamp() OR created_at >= statement_timestamp())
+              AND session_id = @extschema@.c77_secure_db_session_id()
+              AND table_oid = TG_RELID;
+        END IF;
     END IF;
     IF v_kind IS NULL THEN
         RAISE EXCEPTION 'Direct modifications not allowed on secure table %.%. Use c77_secure_db_operation() function.',
@@ -1158,6 +1165,8 @@ AS $$
 DECLARE
     v_relid oid := @extschema@.c77_secure_db_relid(p_schema_name, p_table_name);
     v_meta @extschema@.c77_secure_db_table_meta;
+    v_last_key text;
+    v_done boolean;
     v_result jsonb;
 BEGIN
     IF v_relid IS NULL OR NOT @extschema@.c77_secure_db_is_secure_schema(p_schema_name) THEN
@@ -1173,23 +1182,34 @@ BEGIN
     IF p_max_rows IS NULL OR p_max_rows < 1 THEN
         RETURN jsonb_build_object('success', false, 'error', 'max_rows must be at least 1');
     END IF;
+    -- First the batch's last key, from the index alone; then the batch as a key range, which
+    -- needs no sort. Without a last key (fewer rows left) the batch runs to p_until_key.
+    EXECUTE format('SELECT k::text FROM (SELECT t.%1$I AS k FROM %2$I.%3$I AS t
+                    WHERE ($1::text IS NULL OR t.%1$I > $1::%4$s) AND ($2::text IS NULL OR t.%1$I <= $2::%4$s)
+                    ORDER BY t.%1$I OFFSET $3 - 1 LIMIT 1) AS last', v_meta.pk_column, v_meta.schema_name, v_meta.table_name, v_meta.pk_type)
+    INTO v_last_key USING p_after_key, p_until_key, p_max_rows;
     EXECUTE format($q$
         SELECT jsonb_build_object(
             'success', true,
             'rows_checked', count(*),
             'unhashed', count(*) FILTER (WHERE stored IS NULL),
-            'last_key', (array_agg(k ORDER BY k DESC))[1]::text,
-            'done', count(*) < $3,
             'mismatches', coalesce(jsonb_agg(jsonb_build_object('primary_key_value', k::text, 'stored_hash', stored,
                                                                 'calculated_hash', calc, 'hash_version', version) ORDER BY k)
                                    FILTER (WHERE stored IS NOT NULL AND stored <> calc), '[]'))
         FROM (SELECT t.%3$I AS k, t.content_hash AS stored, %5$s AS version, %4$s AS calc
               FROM %1$I.%2$I AS t
-              WHERE ($1::text IS NULL OR t.%3$I > $1::%6$s) AND ($2::text IS NULL OR t.%3$I <= $2::%6$s)
-              ORDER BY t.%3$I LIMIT $3) AS batch
+              WHERE ($1::text IS NULL OR t.%3$I > $1::%6$s) AND ($2::text IS NULL OR t.%3$I <= $2::%6$s)) AS batch
         $q$, v_meta.schema_name, v_meta.table_name, v_meta.pk_column, replace(v_meta.hash_expression, '@ROW@', 't'),
         CASE WHEN v_meta.has_hash_version THEN 't.hash_version' ELSE 'NULL::integer' END, v_meta.pk_type)
-    INTO v_result USING p_after_key, p_until_key, p_max_rows;
+    INTO v_result USING p_after_key, coalesce(v_last_key, p_until_key);
+    v_done := v_last_key IS NULL;
+    IF v_done THEN
+        EXECUTE format('SELECT t.%1$I::text FROM %2$I.%3$I AS t
+                        WHERE ($1::text IS NULL OR t.%1$I > $1::%4$s) AND ($2::text IS NULL OR t.%1$I <= $2::%4$s)
+                        ORDER BY t.%1$I DESC LIMIT 1', v_meta.pk_column, v_meta.schema_name, v_meta.table_name, v_meta.pk_type)
+        INTO v_last_key USING p_after_key, p_until_key;
+    END IF;
+    v_result := v_result || jsonb_build_object('last_key', v_last_key, 'done', v_done);
     RETURN v_result;
 END
 $$;
