@@ -156,6 +156,44 @@ import Testing
         #expect(try harness.sql("SELECT content_hash FROM shop.orders WHERE id = 3") == truth.calculated)
     }
 
+    @Test func fixMismatchesLeavesRowsTamperedAfterThePassHadVerifiedThem() throws {
+        let harness = try DaemonHarness()
+        try harness.sql("GRANT c77_secure_db_admin TO \(harness.monitorRole)")
+        try seed(harness, "orders", 40)
+        try tamper(harness, "orders", where: "id = 3")
+        let original = try harness.sql("SELECT content_hash FROM shop.orders WHERE id = 1")
+        // One row per batch, two rows a second: the pass takes about 20 s.
+        try harness.writeConfig(harness.config("""
+            [job.hash_verification]
+            interval = 1h
+            batch_size = 1
+            max_rows_per_second = 2
+            fix_mismatches = true
+            """))
+        let journal = JournalRecorder(harness.journal)
+        defer { journal.stop() }
+        try harness.start()
+        defer { harness.stop() }
+        #expect(eventually(timeout: .seconds(60)) {
+            (harness.jobSnapshot("hash_verification")?["progress"]?["rows_done"]?.intValue ?? 0) >= 5
+        }, "log:\n\(harness.log())")
+        // Row 1 was verified (intact) already; now it is changed behind the daemon's back.
+        try tamper(harness, "orders", where: "id = 1")
+        #expect(harness.finishedRuns("hash_verification") == 0, "tampered while the pass was still running")
+        let run = try harness.waitForRun("hash_verification", after: 0)
+        #expect(run["outcome"]?.stringValue == "success", "\(run)")
+        #expect(run["figures"]?["mismatches"]?.intValue == 1, "\(run)")
+        #expect(run["figures"]?["fixed"]?.intValue == 1, "\(run)")
+
+        try journal.sync()
+        let tampering = journal.alerts().filter { $0["C77_ALERT_TYPE"] == "DATA_TAMPERING" }
+        #expect(tampering.compactMap { $0["C77_RECORD_ID"] } == ["3"], "\(tampering)")
+        // Only the alerted row was rewritten: row 1 keeps its hash, so the next pass finds it.
+        #expect(try harness.sql("SELECT string_agg(record_id, ',') FROM c77_secure_db_operation_audit WHERE operation_type = 'fix_hash'") == "3")
+        #expect(try harness.sql("SELECT content_hash FROM shop.orders WHERE id = 1") == original)
+        #expect(Set(try mismatches(harness, "orders").keys) == ["1"])
+    }
+
     @Test func byDefaultATamperedRowIsAlertedAndNothingIsRewritten() throws {
         let harness = try DaemonHarness()
         // Even a role that could fix hashes leaves them alone unless fix_mismatches is on.
