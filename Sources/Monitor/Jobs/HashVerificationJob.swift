@@ -48,12 +48,12 @@ public struct HashVerificationJob: MonitorJob {
         var unverifiable: [String] = []
         for target in targets {
             do {
-                let checkpoint = try await verify(target, throttle: throttle, context: context)
+                let (checkpoint, found) = try await verify(target, throttle: throttle, context: context)
                 rows += checkpoint.rowsDone
                 mismatches += checkpoint.mismatches
                 unhashed += checkpoint.unhashed
-                if checkpoint.mismatches > 0, fixMismatches {
-                    fixed += try await fix(target.table, context: context)
+                if !found.isEmpty, fixMismatches {
+                    fixed += try await fix(target.table, found, context: context)
                 }
             } catch let error as UnverifiableTable {
                 unverifiable.append("\(target.table): \(error.reason)")
@@ -122,7 +122,10 @@ public struct HashVerificationJob: MonitorJob {
     }
 
     /// Verifies one table, resuming from its checkpoint when a previous pass was interrupted.
-    func verify(_ target: Target, throttle: RowThrottle, context: JobContext) async throws -> VerificationCheckpoint {
+    /// Returns the final checkpoint and, with `fix_mismatches`, the mismatches this run found
+    /// (those found before a restart were alerted on and are found again by the next pass).
+    func verify(_ target: Target, throttle: RowThrottle, context: JobContext) async throws
+        -> (VerificationCheckpoint, [RangeResult.Mismatch]) {
         let store = CheckpointStore(stateDirectory: context.stateDirectory)
         let checkpoint: VerificationCheckpoint
         if let saved = store.load(target.table) {
@@ -134,7 +137,8 @@ public struct HashVerificationJob: MonitorJob {
             checkpoint = try await freshCheckpoint(target.table, context: context)
         }
         let pass = VerificationPass(checkpoint: checkpoint, store: store, context: context, job: name,
-                                    floodThreshold: floodThreshold, rowsTotal: target.estimatedRows)
+                                    floodThreshold: floodThreshold, rowsTotal: target.estimatedRows,
+                                    collectsMismatches: fixMismatches)
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (index, segment) in checkpoint.segments.enumerated() where !segment.done {
@@ -149,7 +153,7 @@ public struct HashVerificationJob: MonitorJob {
             throw error
         }
         await pass.finish()
-        return await pass.checkpoint
+        return (await pass.checkpoint, await pass.mismatchesToFix)
     }
 
     /// Splits the table's key space into one segment per worker.
@@ -201,20 +205,30 @@ public struct HashVerificationJob: MonitorJob {
         }
     }
 
-    /// Recomputes the hashes of a table that had mismatches (`fix_mismatches = true`; the
-    /// alerts went out first). Needs a role granted c77_secure_db_admin.
-    private func fix(_ table: SecureTable, context: JobContext) async throws -> Int {
-        let text = try await context.database.withConnection { connection in
-            try await connection.query(
-                "SELECT c77_secure_db_verify_content_hashes($1, $2, true)::text AS result",
-                [.text(table.schema), .text(table.table)]
-            ).first?.string("result")
+    /// Recomputes the hashes of exactly the rows this pass found mismatching and alerted on
+    /// (`fix_mismatches = true`; the alerts went out first), one audited
+    /// `c77_secure_db_fix_content_hash()` each. Not the extension's own
+    /// `verify_content_hashes(…, true)`: that verifies again and would also rewrite rows
+    /// tampered after this pass, which nobody was alerted about. Needs c77_secure_db_admin.
+    private func fix(_ table: SecureTable, _ mismatches: [RangeResult.Mismatch], context: JobContext) async throws -> Int {
+        let fixed = try await context.database.withConnection { connection in
+            let allowed = try await connection.query(
+                "SELECT has_function_privilege('c77_secure_db_fix_content_hash(text, text, text, text)', 'EXECUTE') AS allowed"
+            ).first?.bool("allowed") ?? false
+            guard allowed else {
+                throw JobError("fix_mismatches: the daemon's role may not fix \(table): it needs c77_secure_db_admin")
+            }
+            var fixed = 0
+            for mismatch in mismatches {
+                try Task.checkCancellation()
+                _ = try await connection.query(
+                    "SELECT c77_secure_db_fix_content_hash($1, $2, $3, $4) AS hash",
+                    [.text(table.schema), .text(table.table), .text(mismatch.primaryKeyValue),
+                     mismatch.storedHash.map(PostgresValue.text) ?? .null])
+                fixed += 1
+            }
+            return fixed
         }
-        let value = try JSONDecoder().decode(JSONValue.self, from: Data((text ?? "{}").utf8))
-        guard value["success"] == .bool(true) else {
-            throw JobError("fixing \(table) failed: \(value["error"]?.stringValue ?? text ?? "")")
-        }
-        let fixed = value["fixed_count"]?.intValue ?? 0
         await context.alerts.raise(Alert(
             type: .hashesRecomputed, severity: .warning,
             summary: "Recomputed \(fixed) content hash(es) of \(table) (fix_mismatches = true)",

@@ -8,9 +8,11 @@ import Postgres
 /// - no schema left the registry since the last pass (`c77_secure_db_manage_secure_schemas('remove')`
 ///   or a superuser deleting the registry row);
 /// - every table of every secure schema has its `c77_secure_db` triggers, all enabled;
-/// - the extension's functions and event triggers are the ones installed with its version
-///   (a fingerprint of their definitions, kept in `state_directory`, re-taken after an upgrade);
-/// - its event triggers are enabled.
+/// - the extension's functions and event triggers are the ones installed with its version:
+///   each one's definition (body, SECURITY DEFINER, pinned settings, owner, extension
+///   membership; event, function and tags of an event trigger) is kept in `state_directory`
+///   and re-taken after an upgrade, so an altered, dropped, detached or added object is named;
+/// - its event triggers fire in ordinary sessions (neither disabled nor `ENABLE REPLICA`).
 ///
 /// Each problem is a critical `PROTECTION_DRIFT` condition naming the object; it is resolved
 /// once a later pass finds the object intact again.
@@ -23,6 +25,10 @@ struct ProtectionDriftCheck {
         var extensionVersion: String
         var objectsFingerprint: String
         var schemas: [String]
+        /// Each function and event trigger of the extension ("function name(args)",
+        /// "event trigger name") with its attributes. Nil in baselines written before objects
+        /// were recorded one by one; those are compared by `objectsFingerprint` only.
+        var objects: [String: [String: String]]?
     }
 
     struct Outcome {
@@ -57,20 +63,32 @@ struct ProtectionDriftCheck {
                                  "Schema \(schema) was removed from the secure schema registry", schema, nil,
                                  ["object": .string("schema \(schema)"), "problem": "removed from registry"]))
             }
-            if previous.extensionVersion == current.extensionVersion,
-               previous.objectsFingerprint != current.objectsFingerprint {
-                problems.append((Alert.fingerprint(.protectionDrift, "extension-objects"),
-                                 "The c77_secure_db extension's functions or event triggers were altered, added or dropped",
-                                 nil, nil,
-                                 ["object": "extension c77_secure_db functions and event triggers",
-                                  "expected_fingerprint": .string(previous.objectsFingerprint),
-                                  "found_fingerprint": .string(current.objectsFingerprint)]))
+            if previous.extensionVersion == current.extensionVersion {
+                if let before = previous.objects, let now = current.objects {
+                    for change in Self.objectChanges(from: before, to: now) {
+                        problems.append((Alert.fingerprint(.protectionDrift, "extension-object", change.object),
+                                         "The c77_secure_db extension's \(change.object) was \(change.summary)", nil, nil,
+                                         ["object": .string(change.object), "problem": .string(change.problem),
+                                          "changes": .object(change.attributes.mapValues { diff in
+                                              .object(["expected": diff.expected.map(JSONValue.string) ?? .null,
+                                                       "found": diff.found.map(JSONValue.string) ?? .null])
+                                          })]))
+                    }
+                } else if previous.objectsFingerprint != current.objectsFingerprint {
+                    problems.append((Alert.fingerprint(.protectionDrift, "extension-objects"),
+                                     "The c77_secure_db extension's functions or event triggers were altered, added or dropped",
+                                     nil, nil,
+                                     ["object": "extension c77_secure_db functions and event triggers",
+                                      "expected_fingerprint": .string(previous.objectsFingerprint),
+                                      "found_fingerprint": .string(current.objectsFingerprint)]))
+                }
             }
         }
         for trigger in snapshot.disabledEventTriggers {
-            problems.append((Alert.fingerprint(.protectionDrift, "event-trigger", trigger),
-                             "Event trigger \(trigger) of c77_secure_db is disabled", nil, nil,
-                             ["object": .string("event trigger \(trigger)"), "problem": "disabled"]))
+            let problem = trigger.replicaOnly ? "enabled for replica sessions only" : "disabled"
+            problems.append((Alert.fingerprint(.protectionDrift, "event-trigger", trigger.name),
+                             "Event trigger \(trigger.name) of c77_secure_db is \(problem)", nil, nil,
+                             ["object": .string("event trigger \(trigger.name)"), "problem": .string(problem)]))
         }
         for table in snapshot.tables where table.problem != nil {
             problems.append((Alert.fingerprint(.protectionDrift, table.schema, table.table, "triggers"),
@@ -95,6 +113,7 @@ struct ProtectionDriftCheck {
         var next = current
         if let previous, previous.extensionVersion == current.extensionVersion {
             next.objectsFingerprint = previous.objectsFingerprint
+            next.objects = previous.objects ?? current.objects
             next.schemas = Array(Set(previous.schemas).union(current.schemas)).sorted()
         }
         saveBaseline(next)
@@ -109,9 +128,54 @@ struct ProtectionDriftCheck {
             var problem: String?
         }
 
+        /// An event trigger of the extension that does not fire in ordinary sessions.
+        struct DisabledEventTrigger {
+            var name: String
+            /// `ENABLE REPLICA`: fires only with `session_replication_role = replica`.
+            var replicaOnly: Bool
+        }
+
         var baseline: Baseline?
         var tables: [Table]
-        var disabledEventTriggers: [String]
+        var disabledEventTriggers: [DisabledEventTrigger]
+    }
+
+    /// How one extension object differs from the baseline.
+    struct ObjectChange {
+        var object: String
+        /// "altered", "dropped or detached from the extension", "added".
+        var problem: String
+        var attributes: [String: (expected: String?, found: String?)]
+
+        /// "altered (security: definer → invoker)", "dropped or detached from the extension", …
+        var summary: String {
+            guard problem == "altered" else { return problem }
+            let parts = attributes.keys.sorted().map { key in
+                let change = attributes[key]!
+                return key == "body" ? "body changed" : "\(key): \(change.expected ?? "none") → \(change.found ?? "none")"
+            }
+            return "altered (\(parts.joined(separator: ", ")))"
+        }
+    }
+
+    /// Every object whose attributes differ between two baselines, in name order.
+    static func objectChanges(from before: [String: [String: String]], to now: [String: [String: String]]) -> [ObjectChange] {
+        Set(before.keys).union(now.keys).sorted().compactMap { object in
+            switch (before[object], now[object]) {
+            case let (old?, new?):
+                var attributes: [String: (expected: String?, found: String?)] = [:]
+                for key in Set(old.keys).union(new.keys) where old[key] != new[key] {
+                    attributes[key] = (old[key], new[key])
+                }
+                return attributes.isEmpty ? nil : ObjectChange(object: object, problem: "altered", attributes: attributes)
+            case (_?, nil):
+                return ObjectChange(object: object, problem: "dropped or detached from the extension", attributes: [:])
+            case (nil, _?):
+                return ObjectChange(object: object, problem: "added", attributes: [:])
+            case (nil, nil):
+                return nil
+            }
+        }
     }
 
     static func observe(_ connection: PostgresConnection) async throws -> Snapshot {
@@ -136,10 +200,49 @@ struct ProtectionDriftCheck {
             )
             SELECT md5(coalesce(string_agg(item, '|' ORDER BY item), '')) || '/' || count(*) AS fingerprint FROM objects
             """).first?.string("fingerprint") ?? ""
+        // Each object, by name, with what matters for the protection. Functions and event
+        // triggers named like the extension's count too when they are not (or no longer)
+        // its members: a detached-then-replaced function is drift, not a new object.
+        var objects: [String: [String: String]] = [:]
+        for row in try await connection.query("""
+            WITH ext AS (SELECT oid, extnamespace FROM pg_extension WHERE extname = 'c77_secure_db'),
+            members AS (
+                SELECT d.classid, d.objid FROM pg_depend d
+                WHERE d.refclassid = 'pg_extension'::regclass AND d.refobjid = (SELECT oid FROM ext) AND d.deptype = 'e'
+            )
+            SELECT 'function ' || p.oid::regprocedure::text AS object,
+                   jsonb_build_object(
+                       'body', md5(coalesce(p.prosrc, '') || ':' || coalesce(p.probin, '')),
+                       'security', CASE WHEN p.prosecdef THEN 'definer' ELSE 'invoker' END,
+                       'settings', coalesce(array_to_string(p.proconfig, ', '), ''),
+                       'owner', p.proowner::regrole::text,
+                       'language', (SELECT lanname FROM pg_language WHERE oid = p.prolang),
+                       'extension_member', CASE WHEN m.objid IS NULL THEN 'no' ELSE 'yes' END)::text AS attributes
+            FROM pg_proc p
+            LEFT JOIN members m ON m.classid = 'pg_proc'::regclass AND m.objid = p.oid
+            WHERE m.objid IS NOT NULL
+               OR (p.pronamespace = (SELECT extnamespace FROM ext) AND p.proname LIKE 'c77\\_secure\\_db\\_%')
+            UNION ALL
+            SELECT 'event trigger ' || e.evtname,
+                   jsonb_build_object(
+                       'event', e.evtevent,
+                       'function', e.evtfoid::regprocedure::text,
+                       'tags', coalesce(array_to_string(e.evttags, ', '), ''),
+                       'owner', e.evtowner::regrole::text,
+                       'extension_member', CASE WHEN m.objid IS NULL THEN 'no' ELSE 'yes' END)::text
+            FROM pg_event_trigger e
+            LEFT JOIN members m ON m.classid = 'pg_event_trigger'::regclass AND m.objid = e.oid
+            WHERE m.objid IS NOT NULL OR e.evtname LIKE 'c77\\_secure\\_db%'
+            """) {
+            let attributes = try JSONDecoder().decode([String: String].self, from: Data(try row.string("attributes").utf8))
+            objects[try row.string("object")] = attributes
+        }
         let disabled = try await connection.query("""
-            SELECT e.evtname FROM pg_event_trigger e
-            WHERE e.evtname LIKE 'c77\\_secure\\_db%' AND e.evtenabled = 'D' ORDER BY 1
-            """).map { try $0.string("evtname") }
+            SELECT e.evtname, e.evtenabled FROM pg_event_trigger e
+            WHERE e.evtname LIKE 'c77\\_secure\\_db%' AND e.evtenabled NOT IN ('O', 'A') ORDER BY 1
+            """).map { row in
+            Snapshot.DisabledEventTrigger(name: try row.string("evtname"), replicaOnly: try row.string("evtenabled") == "R")
+        }
         let schemas = try await connection.query(
             "SELECT schema_name FROM c77_secure_db_secure_schemas ORDER BY 1"
         ).map { try $0.string("schema_name") }
@@ -163,7 +266,7 @@ struct ProtectionDriftCheck {
             return Snapshot.Table(schema: try row.string("schema_name"), table: try row.string("table_name"), problem: problem)
         }
         return Snapshot(
-            baseline: Baseline(extensionVersion: version, objectsFingerprint: fingerprint, schemas: schemas),
+            baseline: Baseline(extensionVersion: version, objectsFingerprint: fingerprint, schemas: schemas, objects: objects),
             tables: tables, disabledEventTriggers: disabled
         )
     }

@@ -17,10 +17,15 @@ actor VerificationPass {
     private let rowsAtStart: Int
     private var lastSave = ContinuousClock.now
     private var summaryKeys: [String] = []
+    /// Every mismatch this pass found (key and stored hash), kept only when they are to be
+    /// fixed afterwards: the fix rewrites exactly the rows that were alerted on.
+    private let collectsMismatches: Bool
+    private(set) var mismatchesToFix: [RangeResult.Mismatch] = []
 
     init(checkpoint: VerificationCheckpoint, store: CheckpointStore, context: JobContext, job: String,
-         floodThreshold: Int, rowsTotal: Int?) {
+         floodThreshold: Int, rowsTotal: Int?, collectsMismatches: Bool = false) {
         self.checkpoint = checkpoint
+        self.collectsMismatches = collectsMismatches
         self.store = store
         self.context = context
         self.job = job
@@ -41,6 +46,7 @@ actor VerificationPass {
                 await context.alerts.raise(tamperingAlert(mismatch))
             }
             if summaryKeys.count < floodThreshold { summaryKeys.append(mismatch.primaryKeyValue) }
+            if collectsMismatches { mismatchesToFix.append(mismatch) }
         }
         checkpoint.rowsDone += result.rowsChecked ?? 0
         checkpoint.unhashed += result.unhashed ?? 0
