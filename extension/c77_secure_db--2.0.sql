@@ -869,7 +869,8 @@ DECLARE
     v_feature text;
     v_relid oid;
     v_meta @extschema@.c77_secure_db_table_meta;
-    v_rbac record;
+    v_denial jsonb;
+    v_rbac_user text;
     v_columns text[];
     v_unknown text;
     v_token uuid;
@@ -900,7 +901,8 @@ BEGIN
     IF v_error IS NULL THEN
         v_meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
         v_data := v_data - ARRAY['content_hash', 'hash_version', 'created_at', 'updated_at', 'deleted_at'];
-        SELECT k INTO v_unknown FROM jsonb_object_keys(v_data) AS k WHERE NOT (k = ANY (v_meta.columns)) LIMIT 1;
+        SELECT array_agg(k), min(k) FILTER (WHERE NOT (k = ANY (v_meta.columns))) INTO v_columns, v_unknown
+        FROM jsonb_object_keys(v_data) AS k;
         IF v_meta.unsafe_functions IS NOT NULL THEN
             v_error := format('Table %s.%s calls functions owned by a non-superuser (%s) in defaults, constraints, indexes, triggers, policies or rules; c77_secure_db_operation will not run them with its owner''s rights',
                               v_schema, v_table, v_meta.unsafe_functions);
@@ -920,12 +922,13 @@ BEGIN
         WHEN 'insert' THEN 'secure_db_insert' WHEN 'update' THEN 'secure_db_update' WHEN 'upsert' THEN 'secure_db_update'
         WHEN 'soft_delete' THEN 'secure_db_delete' WHEN 'delete' THEN 'secure_db_hard_delete' END);
 
-    IF v_error IS NULL THEN
-        SELECT * INTO v_rbac FROM @extschema@.c77_secure_db_rbac_denial(coalesce(p_check_rbac, false), v_feature, p_scope_type, p_scope_id);
-        IF v_rbac.denial IS NOT NULL THEN
-            PERFORM @extschema@.c77_secure_db_audit(v_operation_id, v_schema, v_table, v_operation, false, v_rbac.denial ->> 'error',
-                                                    v_started, v_record_id, NULL, v_rbac.user_id, v_feature);
-            RETURN v_rbac.denial || jsonb_build_object('operation_id', v_operation_id);
+    IF v_error IS NULL AND p_check_rbac THEN
+        SELECT denial, user_id INTO v_denial, v_rbac_user
+        FROM @extschema@.c77_secure_db_rbac_denial(true, v_feature, p_scope_type, p_scope_id);
+        IF v_denial IS NOT NULL THEN
+            PERFORM @extschema@.c77_secure_db_audit(v_operation_id, v_schema, v_table, v_operation, false, v_denial ->> 'error',
+                                                    v_started, v_record_id, NULL, v_rbac_user, v_feature);
+            RETURN v_denial || jsonb_build_object('operation_id', v_operation_id);
         END IF;
     END IF;
 
@@ -938,7 +941,6 @@ BEGIN
 
     -- Perform it: one statement under a fresh token, in a subtransaction so that a failure
     -- (constraint violation, bad value) becomes a success:false answer that is still audited.
-    SELECT array_agg(k) INTO v_columns FROM jsonb_object_keys(v_data) AS k;
     BEGIN
         IF v_operation IN ('update', 'upsert') AND v_data ? v_pk THEN
             v_token := @extschema@.c77_secure_db_authorize(v_operation, v_relid);
@@ -993,14 +995,14 @@ BEGIN
 
     IF v_error IS NOT NULL THEN
         PERFORM @extschema@.c77_secure_db_audit(v_operation_id, v_schema, v_table, v_operation, false, v_error, v_started,
-                                                v_record_id, NULL, v_rbac.user_id, CASE WHEN p_check_rbac THEN v_feature END);
+                                                v_record_id, NULL, v_rbac_user, CASE WHEN p_check_rbac THEN v_feature END);
         RETURN jsonb_build_object('success', false, 'error', v_error, 'operation', v_operation, 'schema_name', v_schema,
                                   'table_name', v_table, 'operation_id', v_operation_id, 'timestamp', now());
     END IF;
 
     v_record_id := coalesce(v_row ->> v_pk, v_record_id);
     PERFORM @extschema@.c77_secure_db_audit(v_operation_id, v_schema, v_table, v_operation, true, NULL, v_started,
-                                            v_record_id, v_row ->> 'content_hash', v_rbac.user_id,
+                                            v_record_id, v_row ->> 'content_hash', v_rbac_user,
                                             CASE WHEN p_check_rbac THEN v_feature END);
     v_response := jsonb_build_object(
         'success', true, 'operation', v_operation, 'schema_name', v_schema, 'table_name', v_table,
@@ -1011,7 +1013,7 @@ BEGIN
         v_response := v_response || jsonb_build_object('data', v_row);
     END IF;
     IF p_check_rbac THEN
-        v_response := v_response || jsonb_build_object('rbac_user_id', v_rbac.user_id, 'required_feature', v_feature);
+        v_response := v_response || jsonb_build_object('rbac_user_id', v_rbac_user, 'required_feature', v_feature);
     END IF;
     RETURN v_response;
 END
@@ -1242,7 +1244,8 @@ END
 $$;
 
 -- Recomputes the stored hash of one row (the fix of c77_secure_db_verify_content_hashes),
--- audited with the hash it replaces. For administrators.
+-- audited with the hash it replaces, if the row still has that stored hash; returns the new
+-- hash, or NULL when the row is gone or changed since it was verified. For administrators.
 CREATE FUNCTION c77_secure_db_fix_content_hash(p_schema_name text, p_table_name text, p_key text, p_previous_hash text) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = @extschema@, pg_catalog, pg_temp
@@ -1259,12 +1262,16 @@ BEGIN
     END IF;
     v_meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
     v_token := @extschema@.c77_secure_db_authorize('fix_hash', v_relid);
-    EXECUTE format('UPDATE %1$I.%2$I AS t SET content_hash = NULL WHERE t.%3$I = $1::%4$s RETURNING t.content_hash',
+    -- Only the row as it was verified: if its stored hash changed since, nobody has seen
+    -- that change yet, and it is left for the next verification to report.
+    EXECUTE format('UPDATE %1$I.%2$I AS t SET content_hash = NULL
+                    WHERE t.%3$I = $1::%4$s AND t.content_hash IS NOT DISTINCT FROM $2 RETURNING t.content_hash',
                    v_meta.schema_name, v_meta.table_name, v_meta.pk_column, v_meta.pk_type)
-    INTO v_hash USING p_key;
+    INTO v_hash USING p_key, p_previous_hash;
     PERFORM @extschema@.c77_secure_db_deauthorize(v_token);
-    PERFORM @extschema@.c77_secure_db_audit(gen_random_uuid(), p_schema_name, p_table_name, 'fix_hash', true, NULL, v_started,
-                                            p_key, v_hash, p_details => jsonb_build_object('previous_hash', p_previous_hash));
+    PERFORM @extschema@.c77_secure_db_audit(gen_random_uuid(), p_schema_name, p_table_name, 'fix_hash', v_hash IS NOT NULL,
+                                            CASE WHEN v_hash IS NULL THEN 'Row not found, or changed since it was verified' END,
+                                            v_started, p_key, v_hash, p_details => jsonb_build_object('previous_hash', p_previous_hash));
     RETURN v_hash;
 END
 $$;
@@ -1314,9 +1321,10 @@ BEGIN
 
     IF p_fix_mismatches THEN
         FOR v_mismatch IN SELECT * FROM jsonb_array_elements(v_mismatches) LOOP
-            PERFORM @extschema@.c77_secure_db_fix_content_hash(p_schema_name, p_table_name, v_mismatch ->> 'primary_key_value',
-                                                               v_mismatch ->> 'stored_hash');
-            v_fixed := v_fixed + 1;
+            IF @extschema@.c77_secure_db_fix_content_hash(p_schema_name, p_table_name, v_mismatch ->> 'primary_key_value',
+                                                          v_mismatch ->> 'stored_hash') IS NOT NULL THEN
+                v_fixed := v_fixed + 1;
+            END IF;
         END LOOP;
     END IF;
 

@@ -37,9 +37,17 @@ public final class JournalWriter: Sendable {
     public let socketPath: String
     private let fd: Mutex<Int32>
 
-    public init(socketPath: String = "/run/systemd/journal/socket") {
+    /// - Parameter sendTimeout: how long one entry may wait for room in the socket's queue when
+    ///   journald (or whoever reads the socket) falls behind; after that the entry fails with
+    ///   `sendFailed` (EAGAIN) instead of stalling the caller — a stalled reader must not stall
+    ///   the daemon's jobs or its shutdown.
+    public init(socketPath: String = "/run/systemd/journal/socket", sendTimeout: Duration = .seconds(1)) {
         self.socketPath = socketPath
-        fd = Mutex(socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0))
+        let descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let (seconds, attoseconds) = sendTimeout.components
+        var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        fd = Mutex(descriptor)
     }
 
     deinit {

@@ -36,6 +36,17 @@ import Testing
         #expect(entry["C77_DETAILS"] == big, "content differs")
     }
 
+    @Test func aReaderThatStopsReadingDoesNotStallTheWriter() throws {
+        let socket = try listener()  // never read: its queue fills up
+        let writer = JournalWriter(socketPath: socket.path, sendTimeout: .milliseconds(100))
+        var failure: JournalError?
+        for index in 0..<2_000 where failure == nil {
+            do { try writer.send([("MESSAGE", "entry \(index)")]) } catch { failure = error }
+        }
+        let error = try #require(failure, "2000 entries fit in the queue of a socket nobody reads")
+        #expect(error.code == .sendFailed, "a full queue fails the entry after the timeout: \(error)")
+    }
+
     @Test func aMissingSocketIsReported() {
         #expect(throws: JournalError.self) {
             try JournalWriter(socketPath: "/tmp/c77-no-journal-\(getpid()).sock").send([("MESSAGE", "x")])

@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(27);
+SELECT plan(30);
 
 CREATE SCHEMA h;
 SELECT c77_secure_db_manage_secure_schemas('add', 'h');
@@ -82,9 +82,13 @@ SELECT is((c77_secure_db_check_freshness('h', 'p', '{"id": 1, "name": "Jane"}') 
           'a tampered row is never fresh, even for the original values');
 SELECT is(c77_secure_db_verify_range('h', 'p', NULL, 10) -> 'mismatches' -> 0 ->> 'primary_key_value', '1', 'verify_range names the row');
 SELECT is((c77_secure_db_verify_content_hashes('h', 'p', false, 1) ->> 'mismatch_count')::int, 1, 'batched verification finds it');
+SELECT is(c77_secure_db_fix_content_hash('h', 'p', '1', 'not-the-hash-that-was-verified'), NULL,
+          'a fix for a row that changed since it was verified rewrites nothing');
+SELECT is((c77_secure_db_verify_content_hashes('h', 'p') ->> 'mismatch_count')::int, 1, 'so the row still shows as tampered');
 SELECT is((c77_secure_db_verify_content_hashes('h', 'p', true) ->> 'fixed_count')::int, 1, 'an administrator can fix it');
 SELECT is((c77_secure_db_verify_content_hashes('h', 'p') ->> 'mismatch_count')::int, 0, 'fixed');
-SELECT is((SELECT count(*)::int FROM c77_secure_db_operation_audit WHERE operation_type = 'fix_hash'), 1, 'the fix is audited');
+SELECT is((SELECT count(*)::int FROM c77_secure_db_operation_audit WHERE operation_type = 'fix_hash' AND success), 1, 'the fix is audited');
+SELECT is((SELECT count(*)::int FROM c77_secure_db_operation_audit WHERE operation_type = 'fix_hash' AND NOT success), 1, 'and so is the refused one');
 
 -- Registration hashes rows that existed before; until then they are unhashed, not mismatches.
 CREATE SCHEMA legacy;

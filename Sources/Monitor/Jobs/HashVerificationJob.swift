@@ -221,11 +221,13 @@ public struct HashVerificationJob: MonitorJob {
             var fixed = 0
             for mismatch in mismatches {
                 try Task.checkCancellation()
-                _ = try await connection.query(
+                // NULL: the row changed again since this pass saw it; the next pass reports it.
+                let hash = try await connection.query(
                     "SELECT c77_secure_db_fix_content_hash($1, $2, $3, $4) AS hash",
                     [.text(table.schema), .text(table.table), .text(mismatch.primaryKeyValue),
-                     mismatch.storedHash.map(PostgresValue.text) ?? .null])
-                fixed += 1
+                     mismatch.storedHash.map(PostgresValue.text) ?? .null]
+                ).first?.optionalString("hash")
+                if hash != nil { fixed += 1 }
             }
             return fixed
         }
