@@ -120,6 +120,7 @@ CREATE TABLE c77_secure_db_table_meta (
     hash_null_patch  jsonb,             -- {"col": null} for excluded columns that are not security columns
     unsafe_functions text               -- see c77_secure_db_table_meta_for
 );
+CREATE INDEX c77_secure_db_table_meta_name_idx ON c77_secure_db_table_meta (schema_name, table_name);
 
 -- Open DDL windows of c77_secure_db_rehash(): (table, transaction) pairs whose DDL is allowed.
 CREATE UNLOGGED TABLE c77_secure_db_ddl_windows (
@@ -371,7 +372,10 @@ BEGIN
         RETURN OLD;
     END IF;
 
-    v_meta := @extschema@.c77_secure_db_table_meta_for(TG_RELID);
+    SELECT * INTO v_meta FROM @extschema@.c77_secure_db_table_meta WHERE relid = TG_RELID;
+    IF NOT FOUND THEN
+        v_meta := @extschema@.c77_secure_db_table_meta_for(TG_RELID);
+    END IF;
     IF TG_OP = 'INSERT' THEN
         IF v_meta.has_created_at THEN NEW.created_at := now(); END IF;
         IF v_meta.has_updated_at THEN NEW.updated_at := now(); END IF;
@@ -889,17 +893,30 @@ BEGIN
         v_error := format('Invalid operation: %s (use insert, update, upsert, delete or soft_delete)', p_json_data ->> 'operation');
     ELSIF v_data IS NULL OR jsonb_typeof(v_data) <> 'object' THEN
         v_error := 'data must be a JSON object';
-    ELSIF NOT @extschema@.c77_secure_db_is_secure_schema(v_schema) THEN
-        v_error := format('Schema %s is not a registered secure schema', v_schema);
     ELSE
-        v_relid := @extschema@.c77_secure_db_relid(v_schema, v_table);
-        IF v_relid IS NULL THEN
-            v_error := format('Table %s.%s does not exist', v_schema, v_table);
+        -- The cached description, if the table still has the name it was cached under and its
+        -- schema is registered: one query instead of three on every call.
+        SELECT m.* INTO v_meta
+        FROM @extschema@.c77_secure_db_table_meta AS m
+        JOIN pg_catalog.pg_class AS c ON c.oid = m.relid AND c.relname = m.table_name
+        JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace AND n.nspname = m.schema_name
+        WHERE m.schema_name = v_schema AND m.table_name = v_table
+          AND EXISTS (SELECT FROM @extschema@.c77_secure_db_secure_schemas AS r WHERE r.schema_name = v_schema);
+        IF FOUND THEN
+            v_relid := v_meta.relid;
+        ELSIF NOT @extschema@.c77_secure_db_is_secure_schema(v_schema) THEN
+            v_error := format('Schema %s is not a registered secure schema', v_schema);
+        ELSE
+            v_relid := @extschema@.c77_secure_db_relid(v_schema, v_table);
+            IF v_relid IS NULL THEN
+                v_error := format('Table %s.%s does not exist', v_schema, v_table);
+            ELSE
+                v_meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
+            END IF;
         END IF;
     END IF;
 
     IF v_error IS NULL THEN
-        v_meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
         v_data := v_data - ARRAY['content_hash', 'hash_version', 'created_at', 'updated_at', 'deleted_at'];
         SELECT array_agg(k), min(k) FILTER (WHERE NOT (k = ANY (v_meta.columns))) INTO v_columns, v_unknown
         FROM jsonb_object_keys(v_data) AS k;
@@ -1019,10 +1036,10 @@ BEGIN
 END
 $$;
 
--- c77_secure_db_operation(data): the same without RBAC.
+-- c77_secure_db_operation(data): the same without RBAC. Neither SECURITY DEFINER nor SET (the
+-- function it calls is both, and is named with its schema), so the planner inlines it.
 CREATE FUNCTION c77_secure_db_operation(p_json_data jsonb) RETURNS jsonb
-LANGUAGE sql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+LANGUAGE sql
 AS $$ SELECT @extschema@.c77_secure_db_operation(p_json_data, false) $$;
 
 -- ---------------------------------------------------------------------------------------------
