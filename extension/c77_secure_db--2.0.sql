@@ -1656,7 +1656,6 @@ $$;
 --           verifies read-only; it cannot write anything.
 -- Nobody but the extension's owner touches tokens, the table cache or DDL windows directly.
 
-REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
 REVOKE ALL ON c77_secure_db_secure_schemas, c77_secure_db_auth_tokens, c77_secure_db_operation_audit,
               c77_secure_db_table_meta, c77_secure_db_ddl_windows FROM PUBLIC;
 REVOKE ALL ON SEQUENCE c77_secure_db_operation_audit_id_seq FROM PUBLIC;

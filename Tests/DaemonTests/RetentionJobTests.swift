@@ -9,6 +9,9 @@ import Testing
         let harness = try DaemonHarness()
         try harness.sql("""
             GRANT EXECUTE ON FUNCTION c77_secure_db_purge_audit(timestamptz, integer) TO \(harness.monitorRole);
+            -- Retention removes a prefix of the audit chain: start it with the old rows (nothing
+            -- is sealed yet, so the setup's own records can go).
+            DELETE FROM c77_secure_db_operation_audit;
             INSERT INTO c77_secure_db_operation_audit (operation_id, schema_name, table_name, operation_type, success, user_name, created_at)
             SELECT gen_random_uuid(), 'shop', 'orders', 'insert', true, 'old_writer', now() - interval '40 days' - i * interval '1 minute'
             FROM generate_series(1, 25) i;

@@ -6,7 +6,7 @@ CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
 SELECT plan(42);
 
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'c77_secure_db'), '2.0', 'extension version 2.0');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'c77_secure_db'), '2.1', 'extension version 2.1');
 SELECT is((SELECT extrelocatable FROM pg_extension WHERE extname = 'c77_secure_db'), false, 'not relocatable');
 SELECT is((SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE extname = 'c77_secure_db'),
           'public', 'objects live in the schema it was created in');

@@ -1,0 +1,273 @@
+-- c77_secure_db 2.0 -> 2.1: the audit trail becomes a hash chain.
+--
+-- Every audit row, once *sealed*, carries its position in the chain (seal_seq), the SHA-256 of
+-- its own content (row_digest) and a chain digest: SHA-256 of the previous sealed row's chain
+-- digest followed by its own row digest. Rewriting, deleting or inserting a sealed row breaks
+-- the chain at that position, and c77_secure_db_verify_audit_chain() finds it.
+--
+-- Sealing is not part of the write path, which stays as fast as in 2.0: writers insert
+-- unsealed rows, and c77_secure_db_seal_audit() (the daemon calls it on a schedule) appends the
+-- committed ones to the chain in batches. The chain's order is the order of sealing, so a
+-- transaction that commits late is simply sealed later; nothing waits for it.
+--
+-- Only a sealed prefix of the chain can be removed, and only by c77_secure_db_purge_audit(),
+-- which first records an anchor (the last removed position and its chain digest) so that the
+-- shortened chain still verifies from there. Any other removal leaves a gap that verification
+-- reports.
+--
+-- A superuser can still recompute the whole chain after rewriting history; that is why the
+-- daemon keeps signed copies of the chain head outside the database.
+
+\echo Use "ALTER EXTENSION c77_secure_db UPDATE TO '2.1'" to load this file. \quit
+
+ALTER TABLE c77_secure_db_operation_audit
+    ADD COLUMN seal_seq     bigint,   -- position in the chain, from 1; NULL until sealed
+    ADD COLUMN row_digest   text,     -- c77_secure_db_audit_row_digest() of the row when sealed
+    ADD COLUMN chain_digest text;     -- sha256(previous chain_digest || row_digest), hex
+CREATE UNIQUE INDEX c77_secure_db_audit_seal_idx ON c77_secure_db_operation_audit (seal_seq);
+CREATE INDEX c77_secure_db_audit_unsealed_idx ON c77_secure_db_operation_audit (id) WHERE seal_seq IS NULL;
+
+-- Where the chain starts after its prefix was purged: one row per purge, the newest wins.
+CREATE TABLE c77_secure_db_audit_anchors (
+    seal_seq     bigint PRIMARY KEY,             -- the last position removed
+    chain_digest text NOT NULL,                  -- its chain digest, which the next row continues
+    removed_rows bigint NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    created_by   text NOT NULL DEFAULT session_user
+);
+SELECT pg_catalog.pg_extension_config_dump('c77_secure_db_audit_anchors', '');
+GRANT SELECT ON c77_secure_db_audit_anchors TO c77_secure_db_admin, c77_secure_db_monitor;
+
+-- The digest of one audit row: SHA-256 of the record text of its content columns (all but the
+-- three chain columns), as HASHING.md describes for content hashes. Inlined into its callers,
+-- which fix the settings the text output depends on.
+CREATE FUNCTION c77_secure_db_audit_row_digest(a c77_secure_db_operation_audit) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(ROW(a.id, a.operation_id, a.schema_name, a.table_name,
+           a.operation_type, a.record_id, a.content_hash, a.success, a.error_message, a.execution_time_ms, a.user_name,
+           a.rbac_user_id, a.required_feature, a.client_addr, a.application_name, a.details, a.created_at)::pg_catalog.text,
+           'UTF8')), 'hex')
+$$;
+
+-- The chain digest that follows p_previous for a row whose digest is p_row.
+CREATE FUNCTION c77_secure_db_audit_chain_step(p_previous text, p_row text) RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_previous OPERATOR(pg_catalog.||) p_row, 'UTF8')), 'hex') $$;
+
+-- The chain's current head: its last sealed position and chain digest; after a purge of the
+-- whole chain, the anchor; before anything was sealed, position 0 and 64 zeros.
+CREATE FUNCTION c77_secure_db_audit_chain_head(OUT seal_seq bigint, OUT chain_digest text)
+LANGUAGE plpgsql STABLE
+SET search_path = @extschema@, pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT a.seal_seq, a.chain_digest INTO seal_seq, chain_digest
+    FROM @extschema@.c77_secure_db_operation_audit AS a WHERE a.seal_seq IS NOT NULL ORDER BY a.seal_seq DESC LIMIT 1;
+    IF NOT FOUND THEN
+        SELECT n.seal_seq, n.chain_digest INTO seal_seq, chain_digest
+        FROM @extschema@.c77_secure_db_audit_anchors AS n ORDER BY n.seal_seq DESC LIMIT 1;
+    END IF;
+    IF seal_seq IS NULL THEN
+        seal_seq := 0;
+        chain_digest := repeat('0', 64);
+    END IF;
+END
+$$;
+
+-- Appends up to p_max_rows committed, unsealed audit rows to the chain, in id order. One
+-- sealer at a time (a second waits). Returns {"success", "sealed", "head_seq",
+-- "head_digest", "unsealed"} — unsealed: rows still waiting, committed or not yet visible.
+CREATE FUNCTION c77_secure_db_seal_audit(p_max_rows integer DEFAULT 10000) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = @extschema@, pg_catalog, pg_temp
+SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
+AS $$
+DECLARE
+    v_head record;
+    v_seq bigint;
+    v_chain text;
+    v_row record;
+    v_ids bigint[] := '{}';
+    v_seqs bigint[] := '{}';
+    v_rows text[] := '{}';
+    v_chains text[] := '{}';
+BEGIN
+    IF p_max_rows IS NULL OR p_max_rows < 1 THEN
+        RETURN jsonb_build_object('success', false, 'error', 'max_rows must be at least 1', 'timestamp', now());
+    END IF;
+    LOCK TABLE @extschema@.c77_secure_db_audit_anchors IN SHARE ROW EXCLUSIVE MODE;
+    SELECT * INTO v_head FROM @extschema@.c77_secure_db_audit_chain_head();
+    v_seq := v_head.seal_seq;
+    v_chain := v_head.chain_digest;
+    FOR v_row IN
+        SELECT a.id, @extschema@.c77_secure_db_audit_row_digest(a) AS digest
+        FROM @extschema@.c77_secure_db_operation_audit AS a
+        WHERE a.seal_seq IS NULL ORDER BY a.id LIMIT p_max_rows
+    LOOP
+        v_seq := v_seq + 1;
+        v_chain := @extschema@.c77_secure_db_audit_chain_step(v_chain, v_row.digest);
+        v_ids := v_ids || v_row.id;
+        v_seqs := v_seqs || v_seq;
+        v_rows := v_rows || v_row.digest;
+        v_chains := v_chains || v_chain;
+    END LOOP;
+    UPDATE @extschema@.c77_secure_db_operation_audit AS a
+    SET seal_seq = s.seq, row_digest = s.digest, chain_digest = s.chain
+    FROM unnest(v_ids, v_seqs, v_rows, v_chains) AS s(id, seq, digest, chain)
+    WHERE a.id = s.id;
+    RETURN jsonb_build_object(
+        'success', true, 'sealed', cardinality(v_ids), 'head_seq', v_seq, 'head_digest', v_chain,
+        'unsealed', (SELECT count(*) FROM @extschema@.c77_secure_db_operation_audit WHERE seal_seq IS NULL),
+        'timestamp', now());
+END
+$$;
+
+-- Verifies the sealed chain from position p_from_seq (default: its start) to p_to_seq
+-- (default: its head), set-based. Read-only.
+--
+-- Returns {"success", "valid", "checked", "first_seq", "last_seq", "head_digest",
+-- "anchor_seq", "breaks": [{"seal_seq", "id", "reason"}]} with at most p_max_breaks breaks.
+-- A break is one of:
+--   "content changed"  the row's digest no longer matches its content (rewritten row);
+--   "chain broken"     its chain digest does not follow from the previous one (rewritten
+--                      digests, or a row inserted or removed and the chain recomputed after it);
+--   "gap"              positions are missing before it (rows deleted; at the start of the
+--                      chain: it does not continue the newest purge anchor).
+CREATE FUNCTION c77_secure_db_verify_audit_chain(
+    p_from_seq bigint DEFAULT NULL, p_to_seq bigint DEFAULT NULL, p_max_breaks integer DEFAULT 100
+) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = @extschema@, pg_catalog, pg_temp
+SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
+AS $$
+DECLARE
+    v_anchor record;
+    v_start bigint;
+    v_previous record;
+    v_result jsonb;
+BEGIN
+    SELECT n.seal_seq, n.chain_digest INTO v_anchor FROM @extschema@.c77_secure_db_audit_anchors AS n ORDER BY n.seal_seq DESC LIMIT 1;
+    v_start := greatest(coalesce(p_from_seq, 1), coalesce(v_anchor.seal_seq + 1, 1));
+    -- What the first checked row continues: the row before it, or the anchor, or the genesis.
+    -- (If that row is missing, the first checked row shows a gap.)
+    SELECT a.seal_seq, a.chain_digest INTO v_previous
+    FROM @extschema@.c77_secure_db_operation_audit AS a WHERE a.seal_seq = v_start - 1;
+    IF NOT FOUND AND v_start - 1 = coalesce(v_anchor.seal_seq, 0) THEN
+        SELECT coalesce(v_anchor.seal_seq, 0) AS seal_seq, coalesce(v_anchor.chain_digest, repeat('0', 64)) AS chain_digest
+        INTO v_previous;
+    ELSIF NOT FOUND THEN
+        SELECT NULL::bigint AS seal_seq, NULL::text AS chain_digest INTO v_previous;
+    END IF;
+
+    WITH chain AS (
+        SELECT a.seal_seq, a.id, a.row_digest, a.chain_digest,
+               @extschema@.c77_secure_db_audit_row_digest(a) AS content_digest,
+               coalesce(lag(a.seal_seq) OVER w, v_previous.seal_seq) AS previous_seq,
+               CASE WHEN lag(a.seal_seq) OVER w IS NULL THEN v_previous.chain_digest ELSE lag(a.chain_digest) OVER w END AS previous_chain
+        FROM @extschema@.c77_secure_db_operation_audit AS a
+        WHERE a.seal_seq >= v_start AND (p_to_seq IS NULL OR a.seal_seq <= p_to_seq)
+        WINDOW w AS (ORDER BY a.seal_seq)
+    ), breaks AS (
+        SELECT seal_seq, id,
+               CASE WHEN previous_seq IS DISTINCT FROM seal_seq - 1 THEN 'gap'
+                    WHEN content_digest IS DISTINCT FROM row_digest THEN 'content changed'
+                    WHEN chain_digest IS DISTINCT FROM @extschema@.c77_secure_db_audit_chain_step(previous_chain, row_digest) THEN 'chain broken'
+               END AS reason
+        FROM chain
+    )
+    SELECT jsonb_build_object(
+        'success', true,
+        'valid', count(*) FILTER (WHERE b.reason IS NOT NULL) = 0,
+        'checked', count(*),
+        'first_seq', min(b.seal_seq), 'last_seq', max(b.seal_seq),
+        'head_digest', (SELECT c.chain_digest FROM chain c ORDER BY c.seal_seq DESC LIMIT 1),
+        'anchor_seq', v_anchor.seal_seq,
+        'breaks', coalesce((SELECT jsonb_agg(jsonb_build_object('seal_seq', x.seal_seq, 'id', x.id, 'reason', x.reason) ORDER BY x.seal_seq)
+                            FROM (SELECT * FROM breaks WHERE reason IS NOT NULL ORDER BY seal_seq LIMIT p_max_breaks) AS x), '[]'),
+        'timestamp', now())
+    INTO v_result
+    FROM breaks AS b;
+    RETURN v_result;
+END
+$$;
+
+-- Retention now removes only a sealed prefix of the chain (sealing what it can first), and
+-- records an anchor before it removes anything. Unsealed rows are never removed.
+CREATE OR REPLACE FUNCTION c77_secure_db_purge_audit(p_before timestamptz, p_batch_size integer DEFAULT 10000) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = @extschema@, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_started timestamptz := clock_timestamp();
+    v_last record;
+    v_deleted integer := 0;
+BEGIN
+    IF p_before IS NULL OR p_batch_size IS NULL OR p_batch_size < 1 THEN
+        RETURN jsonb_build_object('success', false, 'error', 'before and a positive batch_size are required', 'timestamp', now());
+    END IF;
+    IF p_before > now() - interval '1 hour' THEN
+        RETURN jsonb_build_object('success', false, 'error', 'Refusing to purge audit rows younger than one hour', 'timestamp', now());
+    END IF;
+    PERFORM @extschema@.c77_secure_db_seal_audit(p_batch_size);
+    -- The longest prefix of the chain, at most p_batch_size rows, older than p_before.
+    SELECT p.seal_seq, p.chain_digest INTO v_last
+    FROM (SELECT a.seal_seq, a.chain_digest, bool_and(a.created_at < p_before) OVER (ORDER BY a.seal_seq) AS old
+          FROM (SELECT * FROM @extschema@.c77_secure_db_operation_audit WHERE seal_seq IS NOT NULL
+                ORDER BY seal_seq LIMIT p_batch_size) AS a) AS p
+    WHERE p.old ORDER BY p.seal_seq DESC LIMIT 1;
+    IF v_last.seal_seq IS NOT NULL THEN
+        DELETE FROM @extschema@.c77_secure_db_operation_audit WHERE seal_seq <= v_last.seal_seq;
+        GET DIAGNOSTICS v_deleted = ROW_COUNT;
+        INSERT INTO @extschema@.c77_secure_db_audit_anchors (seal_seq, chain_digest, removed_rows)
+        VALUES (v_last.seal_seq, v_last.chain_digest, v_deleted);
+    END IF;
+    PERFORM @extschema@.c77_secure_db_audit(gen_random_uuid(), NULL, NULL, 'purge_audit', true, NULL, v_started,
+                                            p_details => jsonb_build_object('before', p_before, 'deleted_count', v_deleted,
+                                                                            'anchor_seq', v_last.seal_seq));
+    RETURN jsonb_build_object('success', true, 'deleted_count', v_deleted, 'before', p_before, 'anchor_seq', v_last.seal_seq,
+                              'timestamp', now());
+END
+$$;
+
+-- health_check also reports the chain: its head and how many rows wait to be sealed.
+CREATE OR REPLACE FUNCTION c77_secure_db_health_check() RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = @extschema@, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_operations bigint;
+    v_errors bigint;
+    v_head record;
+BEGIN
+    SELECT count(*), count(*) FILTER (WHERE NOT success) INTO v_operations, v_errors
+    FROM @extschema@.c77_secure_db_operation_audit WHERE created_at > now() - interval '1 hour';
+    SELECT * INTO v_head FROM @extschema@.c77_secure_db_audit_chain_head();
+    RETURN jsonb_build_object(
+        'success', true,
+        'extension_version', (SELECT extversion FROM pg_extension WHERE extname = 'c77_secure_db'),
+        'rbac_available', to_regprocedure('c77_rbac_can_access(text, text, text, text)') IS NOT NULL,
+        'secure_schemas_count', (SELECT count(*) FROM @extschema@.c77_secure_db_secure_schemas),
+        'active_tokens', (SELECT count(*) FROM @extschema@.c77_secure_db_auth_tokens WHERE NOT used AND expires_at > clock_timestamp()),
+        'recent_operations_1h', v_operations,
+        'recent_errors_1h', v_errors,
+        'error_rate_1h', CASE WHEN v_operations = 0 THEN 0 ELSE round(100.0 * v_errors / v_operations, 2) END,
+        'audit_chain_head_seq', v_head.seal_seq,
+        'audit_unsealed', (SELECT count(*) FROM @extschema@.c77_secure_db_operation_audit WHERE seal_seq IS NULL),
+        'timestamp', now());
+END
+$$;
+
+REVOKE ALL ON FUNCTION
+    c77_secure_db_audit_row_digest(c77_secure_db_operation_audit),
+    c77_secure_db_audit_chain_step(text, text),
+    c77_secure_db_audit_chain_head(),
+    c77_secure_db_seal_audit(integer),
+    c77_secure_db_verify_audit_chain(bigint, bigint, integer)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    c77_secure_db_seal_audit(integer),
+    c77_secure_db_verify_audit_chain(bigint, bigint, integer)
+TO c77_secure_db_admin, c77_secure_db_monitor;
