@@ -74,6 +74,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var coverageWindow: Duration
     }
 
+    /// `[job.audit_chain]`
+    public struct AuditChain: Sendable, Equatable {
+        public var job: JobSettings
+        public var batchSize: Int
+        public var fullVerificationInterval: Duration
+    }
+
     /// `[job.retention]`
     public struct Retention: Sendable, Equatable {
         public var job: JobSettings
@@ -121,6 +128,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var tokenCleanup: TokenCleanup
     public var hashVerification: HashVerification
     public var anomalyDetection: AnomalyDetection
+    public var auditChain: AuditChain
     public var retention: Retention
     public var alerts: Alerts
     public var notifySink: NotifySink
@@ -142,7 +150,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public static func parse(text: String, file: String) throws(ConfigError) -> DaemonConfiguration {
         let document = try INIDocument(text: text, file: file)
         let known = ["daemon", "database", "job.health_check", "job.token_cleanup", "job.hash_verification",
-                     "job.anomaly_detection", "job.retention", "alerts", "sink.notify", "sink.journald", "sink.webhook"]
+                     "job.anomaly_detection", "job.audit_chain", "job.retention", "alerts", "sink.notify", "sink.journald", "sink.webhook"]
         if let unknown = document.sections.first(where: { !known.contains($0.name) }) {
             throw ConfigError(.unknownSection, file: file, line: unknown.line, section: unknown.name,
                               message: "unknown section [\(unknown.name)] (known: \(known.map { "[\($0)]" }.joined(separator: " ")))")
@@ -239,6 +247,14 @@ public struct DaemonConfiguration: Sendable, Equatable {
         )
         try section.finish()
 
+        section = reader("job.audit_chain")
+        let auditChain = AuditChain(
+            job: try section.job(defaultSchedule: .interval(.seconds(60)), defaultTimeout: .seconds(600)),
+            batchSize: try section.integer("batch_size", default: 10_000, in: 1...1_000_000),
+            fullVerificationInterval: try section.positiveDuration("full_verification_interval", default: .seconds(86_400))
+        )
+        try section.finish()
+
         section = reader("job.retention")
         let retention = Retention(
             job: try section.job(defaultSchedule: .cron(try! CronSchedule(parsing: "30 2 * * *")), defaultTimeout: .seconds(3600),
@@ -295,7 +311,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
         return DaemonConfiguration(
             daemon: daemon, database: database, healthCheck: healthCheck, tokenCleanup: tokenCleanup,
-            hashVerification: hashVerification, anomalyDetection: anomalyDetection, retention: retention,
+            hashVerification: hashVerification, anomalyDetection: anomalyDetection, auditChain: auditChain, retention: retention,
             alerts: alerts, notifySink: notifySink, journaldSink: journaldSink, webhookSink: webhookSink
         )
     }

@@ -48,6 +48,10 @@ import Testing
         #expect(configuration.anomalyDetection.businessHours == BusinessHours(start: 8 * 60, end: 18 * 60 + 59))
         #expect(configuration.hashVerification.fixMismatches == false)
         #expect(configuration.retention.job.enabled == false)
+        #expect(configuration.auditChain.job.enabled == true)
+        #expect(configuration.auditChain.job.schedule == .interval(.seconds(60)))
+        #expect(configuration.auditChain.batchSize == 10_000)
+        #expect(configuration.auditChain.fullVerificationInterval == .seconds(86_400))
         #expect(configuration.notifySink.channel == "c77_secure_db_alerts")
     }
 }

@@ -25,6 +25,9 @@ enum JobCatalog {
                 slowOperationMs: anomaly.slowOperationMs, slowWindow: anomaly.slowWindow,
                 criticalTables: anomaly.criticalTables, coverageWindow: anomaly.coverageWindow),
              anomaly.job),
+            (AuditChainJob(batchSize: configuration.auditChain.batchSize,
+                           fullVerificationInterval: configuration.auditChain.fullVerificationInterval),
+             configuration.auditChain.job),
             (RetentionJob(auditMaxAge: retention.auditMaxAge, batchSize: retention.batchSize), retention.job),
         ]
     }

@@ -1,0 +1,185 @@
+import ControlSocket
+import Foundation
+import Postgres
+
+/// Keeps the extension's audit hash chain (extension 2.1) sealed and checks it
+/// (`[job.audit_chain]`).
+///
+/// Each run seals the committed audit rows that wait (`c77_secure_db_seal_audit()`, in batches
+/// of `batch_size`), then verifies the part of the chain sealed since the last run
+/// (`c77_secure_db_verify_audit_chain()`), and the whole chain every
+/// `full_verification_interval`. The head it saw last — position and chain digest — is kept
+/// outside the database in `<state_directory>/audit-chain.json` and compared on every run:
+/// a chain that got shorter, or whose digest at that position changed (history rewritten and
+/// the chain recomputed), is tampering even if the chain is consistent in itself.
+///
+/// Every finding is a critical `DATA_TAMPERING` alert naming the positions and rows.
+public struct AuditChainJob: MonitorJob {
+    public let name = "audit_chain"
+    public var batchSize: Int
+    public var fullVerificationInterval: Duration
+
+    public init(batchSize: Int, fullVerificationInterval: Duration) {
+        self.batchSize = batchSize
+        self.fullVerificationInterval = fullVerificationInterval
+    }
+
+    public func run(in context: JobContext) async throws -> JobReport {
+        let store = AuditChainStateStore(stateDirectory: context.stateDirectory)
+        let supported = try await context.database.withConnection { connection in
+            try await connection.query(
+                "SELECT to_regprocedure('c77_secure_db_seal_audit(integer)') IS NOT NULL AS supported"
+            ).first?.bool("supported")
+        } ?? false
+        guard supported else {
+            return JobReport(summary: "the extension has no audit chain (before 2.1): ALTER EXTENSION c77_secure_db UPDATE",
+                             figures: ["supported": .bool(false)])
+        }
+
+        var sealed = 0
+        var seal: JSONValue = [:]
+        repeat {
+            try Task.checkCancellation()
+            seal = try await call(context, "SELECT c77_secure_db_seal_audit($1::int)::text AS result", [.text(String(batchSize))])
+            sealed += seal["sealed"]?.intValue ?? 0
+            context.progress.report(JobProgress(current: "c77_secure_db_operation_audit", rowsDone: sealed,
+                                                rowsTotal: nil, rowsPerSecond: nil, etaSeconds: nil))
+        } while (seal["sealed"]?.intValue ?? 0) >= batchSize
+        let headSeq = seal["head_seq"]?.intValue ?? 0
+        let headDigest = seal["head_digest"]?.stringValue ?? ""
+
+        var findings = 0
+        var state = AuditChainState()
+        do {
+            state = try store.load()
+        } catch {
+            // Whoever can corrupt the daemon's memory of the head could hide a rewrite behind it.
+            findings += 1
+            await context.alerts.raise(Alert(
+                type: .dataTampering, severity: .critical,
+                summary: "The audit chain head kept in \(store.path) is unreadable; starting over from the chain as it is now",
+                job: name, database: context.database.reachability.database, table: "c77_secure_db_operation_audit",
+                details: ["error": .string("\(error)")], fingerprint: "audit_chain_state"
+            ))
+        }
+        if let known = state.head {
+            findings += try await compare(known: known, headSeq: headSeq, context: context)
+        }
+        let full = state.lastFullVerification.map { Date().timeIntervalSince($0) >= fullVerificationInterval.timeInterval } ?? true
+        let from = full ? nil : state.head.map { $0.seq + 1 }
+        let verification = try await call(context, "SELECT c77_secure_db_verify_audit_chain($1::bigint)::text AS result",
+                                          [from.map { .text(String($0)) } ?? .null])
+        let breaks = verification["breaks"]?.arrayValue ?? []
+        for finding in breaks {
+            findings += 1
+            let seq = finding["seal_seq"]?.intValue ?? 0
+            let reason = finding["reason"]?.stringValue ?? "broken"
+            await context.alerts.raise(Alert(
+                type: .dataTampering, severity: .critical,
+                summary: "Audit chain \(reason) at position \(seq) (audit row \(finding["id"]?.intValue.map(String.init) ?? "?"))",
+                job: name, database: context.database.reachability.database,
+                schema: nil, table: "c77_secure_db_operation_audit", recordID: finding["id"]?.intValue.map(String.init),
+                details: ["seal_seq": .number(Double(seq)), "reason": .string(reason)],
+                fingerprint: "audit_chain:\(seq):\(reason)"
+            ))
+        }
+
+        state.head = .init(seq: headSeq, digest: headDigest)
+        if full { state.lastFullVerification = Date() }
+        try store.save(state)
+        let checked = verification["checked"]?.intValue ?? 0
+        return JobReport(
+            summary: "sealed \(sealed) audit row(s); chain head \(headSeq); verified \(checked)\(full ? " (full)" : ""); \(findings) finding(s)",
+            figures: [
+                "sealed": .number(Double(sealed)), "head_seq": .number(Double(headSeq)),
+                "unsealed": .number(Double(seal["unsealed"]?.intValue ?? 0)), "verified": .number(Double(checked)),
+                "full": .bool(full), "findings": .number(Double(findings)),
+            ]
+        )
+    }
+
+    /// Compares the head seen last with the chain now: it must still be there, with the same
+    /// digest (or have been purged through the purge function, which leaves an anchor).
+    private func compare(known: AuditChainState.Head, headSeq: Int, context: JobContext) async throws -> Int {
+        let row = try await context.database.withConnection { connection in
+            try await connection.query("""
+                SELECT (SELECT chain_digest FROM c77_secure_db_operation_audit WHERE seal_seq = $1::bigint) AS digest,
+                       (SELECT max(seal_seq) FROM c77_secure_db_audit_anchors) AS anchor_seq,
+                       (SELECT chain_digest FROM c77_secure_db_audit_anchors WHERE seal_seq = $1::bigint) AS anchor_digest
+                """, [.text(String(known.seq))]).first
+        }
+        let digest = try row?.optionalString("digest") ?? row?.optionalString("anchor_digest")
+        let anchorSeq = try row?.optionalString("anchor_seq").flatMap(Int.init)
+        let problem: (kind: String, text: String)
+        if headSeq < known.seq {
+            problem = ("shortened", "the audit chain is shorter than when it was last seen (head \(headSeq), was \(known.seq)): sealed rows were removed")
+        } else if let digest, digest != known.digest {
+            problem = ("rewritten", "the audit chain was rewritten: the chain digest at position \(known.seq) changed since it was last seen")
+        } else if digest == nil, (anchorSeq ?? 0) < known.seq, known.seq > 0 {
+            problem = ("removed", "the audit row at position \(known.seq), seen last time, is gone without a purge anchor")
+        } else {
+            return 0
+        }
+        await context.alerts.raise(Alert(
+            type: .dataTampering, severity: .critical, summary: problem.text,
+            job: name, database: context.database.reachability.database, table: "c77_secure_db_operation_audit",
+            details: ["known_seq": .number(Double(known.seq)), "known_digest": .string(known.digest),
+                      "head_seq": .number(Double(headSeq))],
+            fingerprint: "audit_chain_head:\(known.seq):\(problem.kind)"
+        ))
+        return 1
+    }
+
+    private func call(_ context: JobContext, _ sql: String, _ parameters: [PostgresValue]) async throws -> JSONValue {
+        let text = try await context.database.withConnection { connection in
+            try await connection.query(sql, parameters).first?.string("result")
+        }
+        let result = try JSONDecoder().decode(JSONValue.self, from: Data((text ?? "{}").utf8))
+        guard result["success"] == .bool(true) else {
+            throw JobError("audit chain: \(result["error"]?.stringValue ?? text ?? "no answer")")
+        }
+        return result
+    }
+}
+
+/// What the audit-chain job remembers between runs, outside the database.
+struct AuditChainState: Sendable, Codable, Equatable {
+    struct Head: Sendable, Codable, Equatable {
+        var seq: Int
+        var digest: String
+    }
+
+    var head: Head?
+    var lastFullVerification: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case head
+        case lastFullVerification = "last_full_verification"
+    }
+}
+
+/// Reads and writes `<state_directory>/audit-chain.json` (atomically).
+struct AuditChainStateStore: Sendable {
+    let path: String
+
+    init(stateDirectory: String) {
+        path = stateDirectory + "/audit-chain.json"
+    }
+
+    /// The saved state; empty when there is none yet. Throws when the file exists but cannot
+    /// be read.
+    func load() throws -> AuditChainState {
+        guard FileManager.default.fileExists(atPath: path) else { return AuditChainState() }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(AuditChainState.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    func save(_ state: AuditChainState) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        try writeAtomically(try encoder.encode(state), to: path)
+    }
+}

@@ -1,0 +1,110 @@
+import ControlSocket
+import Foundation
+import Testing
+
+/// `[job.audit_chain]` against a real cluster: it seals the audit into the extension's hash
+/// chain and catches a superuser who rewrites, recomputes or truncates it.
+@Suite(.serialized) struct AuditChainJobTests {
+    /// Writes `count` rows through the write path (one audit row each).
+    func write(_ harness: DaemonHarness, _ count: Int) throws {
+        try harness.sql("""
+            SELECT c77_secure_db_operation(jsonb_build_object('schema_name', 'shop', 'table_name', 'orders', 'operation', 'insert',
+                'data', jsonb_build_object('customer', 'C' || i, 'amount', i))) FROM generate_series(1, \(count)) i;
+            """)
+    }
+
+    func start(_ harness: DaemonHarness, fullVerification: String) throws -> JournalRecorder {
+        try harness.writeConfig(harness.config("""
+            [job.audit_chain]
+            interval = 1h
+            batch_size = 7
+            full_verification_interval = \(fullVerification)
+            """))
+        try harness.start()
+        return JournalRecorder(harness.journal)
+    }
+
+    func tampering(_ journal: JournalRecorder, since mark: Int) throws -> [[String: String]] {
+        try journal.sync()
+        return journal.alerts(since: mark).filter { $0["C77_ALERT_TYPE"] == "DATA_TAMPERING" && $0["C77_JOB"] == "audit_chain" }
+    }
+
+    @Test func itSealsTheAuditAndRemembersTheHead() throws {
+        let harness = try DaemonHarness()
+        try write(harness, 20)
+        let journal = try start(harness, fullVerification: "1d")
+        defer { harness.stop(); journal.stop() }
+        let run = try harness.runAndWait("audit_chain")
+        #expect(try harness.sql("SELECT count(*) FROM c77_secure_db_operation_audit WHERE seal_seq IS NULL") == "0",
+                "every committed row is sealed, in batches of 7: \(run)")
+        let head = try harness.sql("SELECT seal_seq || ':' || chain_digest FROM c77_secure_db_operation_audit ORDER BY seal_seq DESC LIMIT 1")
+        let state = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: URL(fileURLWithPath: harness.stateDirectory + "/audit-chain.json")))
+        #expect("\(state["head"]?["seq"]?.intValue ?? -1):\(state["head"]?["digest"]?.stringValue ?? "")" == head,
+                "the head is kept outside the database")
+        #expect(run["figures"]?["findings"]?.intValue == 0, "\(run)")
+        #expect(run["figures"]?["unsealed"]?.intValue == 0, "\(run)")
+
+        // Legitimate operations between runs raise nothing.
+        let mark = journal.mark
+        try write(harness, 5)
+        let next = try harness.runAndWait("audit_chain")
+        #expect(next["figures"]?["sealed"]?.intValue ?? 0 >= 5, "\(next)")
+        #expect(try tampering(journal, since: mark).isEmpty)
+
+        // A damaged memory of the head is itself an alert.
+        try "{not json".write(toFile: harness.stateDirectory + "/audit-chain.json", atomically: true, encoding: .utf8)
+        _ = try harness.runAndWait("audit_chain")
+        #expect(try tampering(journal, since: mark).contains { $0["MESSAGE"]?.contains("is unreadable") == true })
+    }
+
+    @Test func aRewrittenAuditRowIsCaught() throws {
+        let harness = try DaemonHarness()
+        try write(harness, 10)
+        let journal = try start(harness, fullVerification: "1s")
+        defer { harness.stop(); journal.stop() }
+        _ = try harness.runAndWait("audit_chain")
+        let mark = journal.mark
+        try harness.sql("UPDATE c77_secure_db_operation_audit SET success = false, user_name = 'nobody' WHERE seal_seq = 4")
+        Thread.sleep(forTimeInterval: 1.1)  // past full_verification_interval
+        _ = try harness.runAndWait("audit_chain")
+        let alerts = try tampering(journal, since: mark)
+        #expect(alerts.count == 1, "\(alerts)")
+        #expect(alerts.first?["MESSAGE"]?.contains("content changed at position 4") == true, "\(alerts)")
+        #expect(alerts.first?["PRIORITY"] == "2", "critical")
+    }
+
+    @Test func aRecomputedChainAndATruncatedChainAreCaught() throws {
+        let harness = try DaemonHarness()
+        try write(harness, 10)
+        let journal = try start(harness, fullVerification: "1d")
+        defer { harness.stop(); journal.stop() }
+        _ = try harness.runAndWait("audit_chain")
+
+        // A superuser rewrites row 3 and recomputes every digest after it: the chain is
+        // consistent again, but no longer the one the daemon saw.
+        var mark = journal.mark
+        try harness.sql("""
+            SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD';
+            UPDATE c77_secure_db_operation_audit SET user_name = 'nobody' WHERE seal_seq = 3;
+            DO $$ DECLARE r record; previous text; BEGIN
+              SELECT chain_digest INTO previous FROM c77_secure_db_operation_audit WHERE seal_seq = 2;
+              FOR r IN SELECT id FROM c77_secure_db_operation_audit WHERE seal_seq >= 3 ORDER BY seal_seq LOOP
+                UPDATE c77_secure_db_operation_audit AS a SET row_digest = c77_secure_db_audit_row_digest(a),
+                       chain_digest = c77_secure_db_audit_chain_step(previous, c77_secure_db_audit_row_digest(a))
+                WHERE a.id = r.id RETURNING a.chain_digest INTO previous;
+              END LOOP; END $$;
+            """)
+        #expect(try harness.sql("SELECT c77_secure_db_verify_audit_chain() ->> 'valid'") == "true", "consistent in itself")
+        _ = try harness.runAndWait("audit_chain")
+        var alerts = try tampering(journal, since: mark)
+        #expect(alerts.contains { $0["MESSAGE"]?.contains("was rewritten") == true }, "\(alerts)")
+
+        // Sealed rows removed from the end, where no later row shows a gap.
+        mark = journal.mark
+        let head = Int(try harness.sql("SELECT max(seal_seq) FROM c77_secure_db_operation_audit")) ?? 0
+        try harness.sql("DELETE FROM c77_secure_db_operation_audit WHERE seal_seq > \(head - 2)")
+        _ = try harness.runAndWait("audit_chain")
+        alerts = try tampering(journal, since: mark)
+        #expect(alerts.contains { $0["MESSAGE"]?.contains("shorter than when it was last seen") == true }, "\(alerts)")
+    }
+}
