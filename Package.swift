@@ -3,7 +3,7 @@ import PackageDescription
 
 // c77_secure_db's daemon (`c77-secure-dbd`) and its client (`c77-secure-dbctl`).
 // One concern per target; arrows point one way:
-//   executables -> Monitor -> {Postgres, Systemd, MonitorConfig, ControlSocket}
+//   executables -> Monitor -> {Postgres, Systemd, MonitorConfig, ControlSocket, DigestLog}
 //   Postgres -> CLibPQ (libpq), Systemd -> CSystemd (libsystemd)
 let package = Package(
     name: "c77-secure-db",
@@ -44,11 +44,17 @@ let package = Package(
             name: "LocalReceivers",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
+        // The daemon's signed, append-only log of audit chain heads, and its offline check
+        // (shared by the daemon and `c77-secure-dbctl digest verify`).
+        .target(
+            name: "DigestLog",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Scheduler, jobs, alert pipeline and sinks, status model.
         .target(
             name: "Monitor",
             dependencies: [
-                "Postgres", "Systemd", "MonitorConfig", "ControlSocket",
+                "Postgres", "Systemd", "MonitorConfig", "ControlSocket", "DigestLog",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -67,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "c77-secure-dbctl",
             dependencies: [
-                "ControlSocket",
+                "ControlSocket", "DigestLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -76,8 +82,9 @@ let package = Package(
         .testTarget(name: "MonitorConfigTests", dependencies: ["MonitorConfig"]),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", "LocalReceivers"]),
         .testTarget(name: "ControlSocketTests", dependencies: ["ControlSocket"]),
+        .testTarget(name: "DigestLogTests", dependencies: ["DigestLog"]),
         .testTarget(name: "MonitorTests", dependencies: ["Monitor", "Postgres", "ThrowawayCluster", "MonitorConfig", "ControlSocket"]),
-        .testTarget(name: "DaemonTests", dependencies: ["ThrowawayCluster", "Postgres", "ControlSocket", "LocalReceivers"]),
+        .testTarget(name: "DaemonTests", dependencies: ["ThrowawayCluster", "Postgres", "ControlSocket", "LocalReceivers", "DigestLog"]),
     ],
     swiftLanguageModes: [.v6]
 )

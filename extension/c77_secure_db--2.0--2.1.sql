@@ -260,7 +260,44 @@ BEGIN
 END
 $$;
 
+-- The latest entry of the daemon's signed digest log (kept outside the database), as the daemon
+-- recorded it: one witness of the file in the database, so a digest file rolled back to an
+-- older state is caught, just as the file catches a rewritten chain here.
+CREATE TABLE c77_secure_db_digest_head (
+    singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    entry_seq   bigint NOT NULL,
+    entry_link  text NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    recorded_by text NOT NULL DEFAULT session_user
+);
+SELECT pg_catalog.pg_extension_config_dump('c77_secure_db_digest_head', '');
+GRANT SELECT ON c77_secure_db_digest_head TO c77_secure_db_admin, c77_secure_db_monitor;
+
+-- Records the digest log's latest entry; refuses to go back to an older one.
+CREATE FUNCTION c77_secure_db_record_digest_head(p_entry_seq bigint, p_entry_link text) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = @extschema@, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_current bigint;
+BEGIN
+    IF p_entry_seq IS NULL OR p_entry_seq < 1 OR p_entry_link !~ '^[0-9a-f]{64}$' THEN
+        RETURN jsonb_build_object('success', false, 'error', 'entry_seq must be positive and entry_link 64 hex digits');
+    END IF;
+    SELECT entry_seq INTO v_current FROM @extschema@.c77_secure_db_digest_head FOR UPDATE;
+    IF v_current > p_entry_seq THEN
+        RETURN jsonb_build_object('success', false, 'error',
+                                  format('digest entry %s is older than the recorded entry %s', p_entry_seq, v_current));
+    END IF;
+    INSERT INTO @extschema@.c77_secure_db_digest_head AS h (entry_seq, entry_link) VALUES (p_entry_seq, p_entry_link)
+    ON CONFLICT (singleton) DO UPDATE SET entry_seq = EXCLUDED.entry_seq, entry_link = EXCLUDED.entry_link,
+                                          recorded_at = clock_timestamp(), recorded_by = session_user;
+    RETURN jsonb_build_object('success', true, 'entry_seq', p_entry_seq);
+END
+$$;
+
 REVOKE ALL ON FUNCTION
+    c77_secure_db_record_digest_head(bigint, text),
     c77_secure_db_audit_row_digest(c77_secure_db_operation_audit),
     c77_secure_db_audit_chain_step(text, text),
     c77_secure_db_audit_chain_head(),
@@ -269,5 +306,6 @@ REVOKE ALL ON FUNCTION
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     c77_secure_db_seal_audit(integer),
-    c77_secure_db_verify_audit_chain(bigint, bigint, integer)
+    c77_secure_db_verify_audit_chain(bigint, bigint, integer),
+    c77_secure_db_record_digest_head(bigint, text)
 TO c77_secure_db_admin, c77_secure_db_monitor;

@@ -15,13 +15,15 @@ public enum ControlCommand: String, Sendable, Hashable, CaseIterable {
     case reload
     /// The daemon's version.
     case version
+    /// The signed digest log of audit chain heads, with its public key.
+    case digestExport = "digest_export"
 
     /// Whether the command changes the daemon's state, so the caller must be authorized
     /// (see ``PeerCredentials/isAuthorized(forMutatingCommandsBy:group:)``).
     public var isMutating: Bool {
         switch self {
         case .run, .reload: true
-        case .status, .jobs, .alerts, .version: false
+        case .status, .jobs, .alerts, .version, .digestExport: false
         }
     }
 }

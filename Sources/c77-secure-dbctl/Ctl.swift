@@ -13,7 +13,7 @@ struct Ctl: ParsableCommand {
             69 the daemon is not running, 75 no answer in time, 77 permission denied.
             """,
         version: "c77-secure-dbctl \(ctlVersion)",
-        subcommands: [Status.self, Jobs.self, Alerts.self, Run.self, Reload.self, Version.self]
+        subcommands: [Status.self, Jobs.self, Alerts.self, Run.self, Reload.self, Version.self, Digest.self]
     )
 }
 

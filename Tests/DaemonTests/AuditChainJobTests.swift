@@ -57,6 +57,43 @@ import Testing
         #expect(try tampering(journal, since: mark).contains { $0["MESSAGE"]?.contains("is unreadable") == true })
     }
 
+    @Test func theSignedDigestLogExportsVerifiesAndCatchesARollback() throws {
+        let harness = try DaemonHarness()
+        try write(harness, 3)
+        let journal = try start(harness, fullVerification: "1d")
+        defer { harness.stop(); journal.stop() }
+        _ = try harness.runAndWait("audit_chain")
+        try write(harness, 3)
+        _ = try harness.runAndWait("audit_chain")
+
+        let exported = harness.stateDirectory + "/../digests-export.json"
+        let export = try DaemonHarness.run(DaemonHarness.ctlPath, ["digest", "export", "--socket", harness.socketPath, "--output", exported])
+        #expect(export.status == 0, "\(export.output)")
+        #expect(export.output.contains("Exported 2 digest entries"), "\(export.output)")
+        let verify = try DaemonHarness.run(DaemonHarness.ctlPath, ["digest", "verify", exported])
+        #expect(verify.status == 0, "\(verify.output)")
+        #expect(verify.output.contains("Intact: 2 entries"), "\(verify.output)")
+        let head = try harness.sql("SELECT max(seal_seq) FROM c77_secure_db_operation_audit")
+        #expect(verify.output.contains("audit chain head \(head) "), "\(verify.output)")
+        #expect(try harness.sql("SELECT entry_seq FROM c77_secure_db_digest_head") == "2", "the database keeps the latest entry")
+
+        // Anyone can check the export; nobody without the key can change it unnoticed.
+        let text = try String(contentsOfFile: exported, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"audit_head_seq\" : \(head)", with: "\"audit_head_seq\" : 999")
+            .write(toFile: exported, atomically: true, encoding: .utf8)
+        let forged = try DaemonHarness.run(DaemonHarness.ctlPath, ["digest", "verify", exported])
+        #expect(forged.status == 1, "\(forged.output)")
+        #expect(forged.output.contains("entry 2: the signature does not verify"), "\(forged.output)")
+
+        // The log rolled back to its first entry: the database's copy of the head catches it.
+        let mark = journal.mark
+        let log = harness.stateDirectory + "/digests.jsonl"
+        let first = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")[0]
+        try (first + "\n").write(toFile: log, atomically: true, encoding: .utf8)
+        _ = try harness.runAndWait("audit_chain")
+        #expect(try tampering(journal, since: mark).contains { $0["MESSAGE"]?.contains("is missing: the log was truncated or rolled back") == true })
+    }
+
     @Test func aRewrittenAuditRowIsCaught() throws {
         let harness = try DaemonHarness()
         try write(harness, 10)

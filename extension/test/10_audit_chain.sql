@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db VERSION '2.0';
-SELECT plan(28);
+SELECT plan(31);
 
 CREATE SCHEMA ledger;
 CREATE TABLE ledger.entries (id bigserial PRIMARY KEY, amount numeric(12,2), content_hash text, hash_version integer DEFAULT 1,
@@ -82,6 +82,12 @@ SELECT is((c77_secure_db_verify_audit_chain() ->> 'valid')::boolean, true, 'the 
 SELECT is((c77_secure_db_verify_audit_chain() ->> 'first_seq')::int, 9, 'starting right after it');
 SELECT is((c77_secure_db_verify_audit_chain(12, 14) ->> 'checked')::int, 3, 'a range verifies on its own');
 SELECT is((c77_secure_db_purge_audit(now() - interval '90 days') ->> 'deleted_count')::int, 0, 'young rows stay');
+
+-- The digest log's head in the database never goes back.
+SELECT is((c77_secure_db_record_digest_head(2, repeat('a', 64)) ->> 'success')::boolean, true, 'a digest head is recorded');
+SELECT is(c77_secure_db_record_digest_head(1, repeat('b', 64)) ->> 'error', 'digest entry 1 is older than the recorded entry 2',
+          'an older one is refused');
+SELECT is((SELECT entry_seq || ':' || left(entry_link, 1) FROM c77_secure_db_digest_head), '2:a', 'and the newest stays');
 
 -- Privileges: the daemon seals and verifies; applications do neither.
 SET LOCAL ROLE c77_secure_db_monitor;

@@ -1,8 +1,10 @@
 import ControlSocket
+import DigestLog
 import Foundation
 import Glibc
 
-/// Answers control-socket commands: `status`, `jobs`, `alerts`, `run`, `reload`, `version`.
+/// Answers control-socket commands: `status`, `jobs`, `alerts`, `run`, `reload`, `version`,
+/// `digest_export`.
 /// `run` and `reload` change what the daemon does, so only root, the daemon's own user and
 /// members of the socket's group may send them (checked with SO_PEERCRED).
 struct ControlHandler {
@@ -39,6 +41,8 @@ struct ControlHandler {
                 return .success(try JSONValue.encoding(outcome))
             case .version:
                 return .success(["version": .string(MonitorVersion.current)])
+            case .digestExport:
+                return .success(try JSONValue.encoding(DigestLog(stateDirectory: daemon.stateDirectory).export()))
             }
         } catch {
             return .failure("internal error: \(error)")

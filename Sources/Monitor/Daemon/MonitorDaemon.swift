@@ -178,6 +178,7 @@ public final class MonitorDaemon: Service, Sendable {
 
     /// The socket's configured owner group, which may run mutating commands.
     var controlGroup: String? { state.withLock { $0.configuration.daemon.socketGroup } }
+    var stateDirectory: String { state.withLock { $0.configuration.daemon.stateDirectory } }
 
     private func apply(_ configuration: DaemonConfiguration) async {
         for (job, plan) in JobCatalog.jobs(for: configuration) {

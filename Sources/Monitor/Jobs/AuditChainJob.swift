@@ -1,4 +1,5 @@
 import ControlSocket
+import DigestLog
 import Foundation
 import Postgres
 
@@ -12,6 +13,10 @@ import Postgres
 /// outside the database in `<state_directory>/audit-chain.json` and compared on every run:
 /// a chain that got shorter, or whose digest at that position changed (history rewritten and
 /// the chain recomputed), is tampering even if the chain is consistent in itself.
+///
+/// Each new head is also appended to the signed digest log (``DigestLog``), whose latest entry
+/// the database keeps too (`c77_secure_db_record_digest_head()`): a log that was edited,
+/// truncated or rolled back is caught by its signatures and links, or against the database.
 ///
 /// Every finding is a critical `DATA_TAMPERING` alert naming the positions and rows.
 public struct AuditChainJob: MonitorJob {
@@ -84,6 +89,8 @@ public struct AuditChainJob: MonitorJob {
             ))
         }
 
+        findings += try await recordDigest(headSeq: headSeq, headDigest: headDigest, context: context)
+
         state.head = .init(seq: headSeq, digest: headDigest)
         if full { state.lastFullVerification = Date() }
         try store.save(state)
@@ -130,12 +137,57 @@ public struct AuditChainJob: MonitorJob {
         return 1
     }
 
-    private func call(_ context: JobContext, _ sql: String, _ parameters: [PostgresValue]) async throws -> JSONValue {
+    /// Checks the digest log (signatures, links, and its last entry against the database's
+    /// copy) and appends the head when it moved. Returns the number of findings.
+    private func recordDigest(headSeq: Int, headDigest: String, context: JobContext) async throws -> Int {
+        let log = DigestLog(stateDirectory: context.stateDirectory)
+        var problems: [String] = []
+        var entries: [DigestEntry] = []
+        if FileManager.default.fileExists(atPath: log.keyPath) || FileManager.default.fileExists(atPath: log.path) {
+            do {
+                let export = try log.export()
+                entries = export.entries
+                problems += export.problems()
+            } catch {
+                problems.append("\(error)")
+            }
+        }
+        let recorded = try await context.database.withConnection { connection in
+            try await connection.query("SELECT entry_seq, entry_link FROM c77_secure_db_digest_head").first
+        }
+        if let recorded, let seq = Int(try recorded.string("entry_seq")) {
+            let link = try recorded.string("entry_link")
+            if let entry = entries.first(where: { $0.seq == seq }) {
+                if entry.link != link { problems.append("entry \(seq) differs from the one recorded in the database") }
+            } else {
+                problems.append("entry \(seq), recorded in the database, is missing: the log was truncated or rolled back to entry \(entries.last?.seq ?? 0)")
+            }
+        }
+        for problem in problems {
+            await context.alerts.raise(Alert(
+                type: .dataTampering, severity: .critical, summary: "The digest log \(log.path) is not intact: \(problem)",
+                job: name, database: context.database.reachability.database,
+                details: ["problem": .string(problem)], fingerprint: "digest_log:\(problem)"
+            ))
+        }
+        guard entries.last.map({ $0.auditHeadSeq != headSeq || $0.auditHeadDigest != headDigest }) ?? true else { return problems.count }
+        let entry = try log.append(auditHeadSeq: headSeq, auditHeadDigest: headDigest, after: entries.last)
+        let answer = try await call(context, "SELECT c77_secure_db_record_digest_head($1::bigint, $2)::text AS result",
+                                    [.text(String(entry.seq)), .text(entry.link)], failing: false)
+        if answer["success"] != .bool(true) {
+            context.logger.warning("the database refused digest entry \(entry.seq): \(answer["error"]?.stringValue ?? "")")
+        }
+        return problems.count
+    }
+
+    /// Calls a function of the extension that answers JSON with `success`; with `failing`,
+    /// an answer without success throws.
+    private func call(_ context: JobContext, _ sql: String, _ parameters: [PostgresValue], failing: Bool = true) async throws -> JSONValue {
         let text = try await context.database.withConnection { connection in
             try await connection.query(sql, parameters).first?.string("result")
         }
         let result = try JSONDecoder().decode(JSONValue.self, from: Data((text ?? "{}").utf8))
-        guard result["success"] == .bool(true) else {
+        guard !failing || result["success"] == .bool(true) else {
             throw JobError("audit chain: \(result["error"]?.stringValue ?? text ?? "no answer")")
         }
         return result

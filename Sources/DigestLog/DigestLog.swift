@@ -1,0 +1,185 @@
+import Crypto
+import Foundation
+
+/// One entry of the digest log: the audit chain head the daemon saw at a moment, chained to the
+/// previous entry and signed with the daemon's Ed25519 key.
+public struct DigestEntry: Sendable, Codable, Equatable {
+    /// 1 for the first entry, then consecutive.
+    public var seq: Int
+    /// When it was recorded, RFC 3339 UTC with milliseconds, exactly as signed.
+    public var recordedAt: String
+    /// The audit chain's head: its last sealed position and chain digest.
+    public var auditHeadSeq: Int
+    public var auditHeadDigest: String
+    /// `link` of the previous entry (64 zeros for the first).
+    public var previous: String
+    /// Base64 Ed25519 signature over `signedText`.
+    public var signature: String
+
+    enum CodingKeys: String, CodingKey {
+        case seq, previous, signature
+        case recordedAt = "recorded_at"
+        case auditHeadSeq = "audit_head_seq"
+        case auditHeadDigest = "audit_head_digest"
+    }
+
+    /// The bytes the signature covers: a versioned line per field, so no field can run into
+    /// another.
+    public var signedText: String {
+        ["c77-secure-db digest 1", String(seq), recordedAt, String(auditHeadSeq), auditHeadDigest, previous]
+            .joined(separator: "\n")
+    }
+
+    /// What the next entry's `previous` must be: SHA-256 (hex) of this entry's signed text and
+    /// its signature.
+    public var link: String {
+        SHA256.hash(data: Data((signedText + "\n" + signature).utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public static let genesis = String(repeating: "0", count: 64)
+}
+
+/// What `c77-secure-dbctl digest export` writes: the entries and the public key that checks them.
+public struct DigestExport: Sendable, Codable, Equatable {
+    public static let currentFormat = "c77-secure-db-digests/1"
+    public var format: String
+    /// Base64 of the raw 32-byte Ed25519 public key.
+    public var publicKey: String
+    public var entries: [DigestEntry]
+
+    public init(publicKey: String, entries: [DigestEntry]) {
+        format = Self.currentFormat
+        self.publicKey = publicKey
+        self.entries = entries
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case format, entries
+        case publicKey = "public_key"
+    }
+
+    public static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    public static let decoder = JSONDecoder()
+
+    /// Every problem of the entries, checked with `publicKey` alone: a bad signature, a broken
+    /// link, a gap in the numbering, an audit head that moved backwards. Empty: intact.
+    public func problems() -> [String] {
+        guard let keyData = Data(base64Encoded: publicKey),
+              let key = try? Curve25519.Signing.PublicKey(rawRepresentation: keyData) else {
+            return ["the public key is not a base64 Ed25519 key"]
+        }
+        var problems: [String] = []
+        var previous: DigestEntry?
+        for entry in entries {
+            if let signature = Data(base64Encoded: entry.signature),
+               key.isValidSignature(signature, for: Data(entry.signedText.utf8)) {
+            } else {
+                problems.append("entry \(entry.seq): the signature does not verify")
+            }
+            if let previous {
+                if entry.seq != previous.seq + 1 {
+                    problems.append("entry \(entry.seq): follows entry \(previous.seq) (entries missing)")
+                }
+                if entry.previous != previous.link {
+                    problems.append("entry \(entry.seq): does not link to entry \(previous.seq)")
+                }
+                if entry.auditHeadSeq < previous.auditHeadSeq {
+                    problems.append("entry \(entry.seq): the audit chain head moved back from \(previous.auditHeadSeq) to \(entry.auditHeadSeq)")
+                }
+            } else if entry.seq == 1, entry.previous != DigestEntry.genesis {
+                problems.append("entry 1: does not start from the genesis link")
+            }
+            previous = entry
+        }
+        return problems
+    }
+}
+
+/// The daemon's append-only digest log (`<state_directory>/digests.jsonl`, one JSON entry per
+/// line) and its signing key (`<state_directory>/digest-signing.key`, raw 32 bytes, mode
+/// 0600, created on first use).
+public struct DigestLog: Sendable {
+    public let path: String
+    public let keyPath: String
+
+    public init(stateDirectory: String) {
+        path = stateDirectory + "/digests.jsonl"
+        keyPath = stateDirectory + "/digest-signing.key"
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The signing key, created (exclusively, mode 0600) when there is none.
+    public func signingKey() throws -> Curve25519.Signing.PrivateKey {
+        if let data = FileManager.default.contents(atPath: keyPath) {
+            guard let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: data) else {
+                throw Failure(description: "\(keyPath) is not a 32-byte Ed25519 key")
+            }
+            return key
+        }
+        let key = Curve25519.Signing.PrivateKey()
+        try FileManager.default.createDirectory(atPath: (keyPath as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let fd = open(keyPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure(description: "cannot create \(keyPath): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let raw = [UInt8](key.rawRepresentation)
+        guard write(fd, raw, raw.count) == raw.count, fsync(fd) == 0 else {
+            throw Failure(description: "cannot write \(keyPath): \(String(cString: strerror(errno)))")
+        }
+        return key
+    }
+
+    /// The entries in the file (none when it does not exist). Throws when a line is not an entry.
+    public func entries() throws -> [DigestEntry] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        var entries: [DigestEntry] = []
+        for (index, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
+            do {
+                entries.append(try DigestExport.decoder.decode(DigestEntry.self, from: Data(line)))
+            } catch {
+                throw Failure(description: "\(path):\(index + 1): not a digest entry")
+            }
+        }
+        return entries
+    }
+
+    /// The file's entries with the public key, ready to ship to write-once storage. Throws
+    /// when no key was created yet (nothing was recorded).
+    public func export() throws -> DigestExport {
+        guard FileManager.default.fileExists(atPath: keyPath) else {
+            throw Failure(description: "no digests recorded yet (\(keyPath) does not exist)")
+        }
+        let publicKey = try signingKey().publicKey.rawRepresentation.base64EncodedString()
+        return DigestExport(publicKey: publicKey, entries: try entries())
+    }
+
+    /// Appends a signed entry for the audit chain head after `last` (nil: the first entry),
+    /// and syncs it to disk before returning it.
+    @discardableResult
+    public func append(auditHeadSeq: Int, auditHeadDigest: String, after last: DigestEntry?) throws -> DigestEntry {
+        let key = try signingKey()
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var entry = DigestEntry(seq: (last?.seq ?? 0) + 1, recordedAt: formatter.string(from: Date()), auditHeadSeq: auditHeadSeq,
+                                auditHeadDigest: auditHeadDigest, previous: last?.link ?? DigestEntry.genesis, signature: "")
+        entry.signature = try key.signature(for: Data(entry.signedText.utf8)).base64EncodedString()
+        var line = try DigestExport.encoder.encode(entry)
+        line.append(UInt8(ascii: "\n"))
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == line.count, fsync(fd) == 0 else {
+            throw Failure(description: "cannot append to \(path): \(String(cString: strerror(errno)))")
+        }
+        return entry
+    }
+}

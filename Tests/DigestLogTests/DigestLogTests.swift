@@ -1,0 +1,71 @@
+import Crypto
+import DigestLog
+import Foundation
+import Testing
+
+/// The signed, append-only digest log: what it writes verifies with its public key alone, and
+/// every kind of edit to an export is caught.
+@Suite struct DigestLogTests {
+    func freshLog() throws -> DigestLog {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("c77-digests-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return DigestLog(stateDirectory: directory)
+    }
+
+    func threeEntries(_ log: DigestLog) throws -> DigestExport {
+        var last: DigestEntry?
+        for seq in [5, 9, 12] {
+            last = try log.append(auditHeadSeq: seq, auditHeadDigest: String(repeating: "ab", count: 32), after: last)
+        }
+        return try log.export()
+    }
+
+    @Test func whatItWritesVerifies() throws {
+        let log = try freshLog()
+        let export = try threeEntries(log)
+        #expect(export.entries.map(\.seq) == [1, 2, 3])
+        #expect(export.entries.first?.previous == DigestEntry.genesis)
+        #expect(export.problems().isEmpty, "\(export.problems())")
+        let attributes = try FileManager.default.attributesOfItem(atPath: log.keyPath)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600, "the private key is readable by its owner only")
+        let roundTrip = try DigestExport.decoder.decode(DigestExport.self, from: DigestExport.encoder.encode(export))
+        #expect(roundTrip.problems().isEmpty, "an exported file verifies after a round trip")
+    }
+
+    @Test func everyEditIsCaught() throws {
+        let export = try threeEntries(try freshLog())
+
+        var edited = export
+        edited.entries[1].auditHeadSeq = 10
+        #expect(edited.problems().contains("entry 2: the signature does not verify"))
+
+        var dropped = export
+        dropped.entries.remove(at: 1)
+        #expect(dropped.problems().contains("entry 3: follows entry 1 (entries missing)"))
+        #expect(dropped.problems().contains("entry 3: does not link to entry 1"))
+
+        var reordered = export
+        reordered.entries.swapAt(1, 2)
+        #expect(!reordered.problems().isEmpty)
+
+        var foreign = export
+        foreign.publicKey = Curve25519.Signing.PrivateKey().publicKey.rawRepresentation.base64EncodedString()
+        #expect(foreign.problems().count == 3, "no entry verifies with another key")
+
+        var forged = export
+        let key = Curve25519.Signing.PrivateKey()
+        forged.publicKey = key.publicKey.rawRepresentation.base64EncodedString()
+        forged.entries[2].signature = try key.signature(for: Data(forged.entries[2].signedText.utf8)).base64EncodedString()
+        #expect(forged.problems().contains("entry 1: the signature does not verify"), "re-signing one entry needs the key of all")
+    }
+
+    @Test func aDamagedFileIsAnError() throws {
+        let log = try freshLog()
+        _ = try threeEntries(log)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log.path))
+        handle.seekToEndOfFile()
+        handle.write(Data("garbage\n".utf8))
+        try handle.close()
+        #expect(throws: DigestLog.Failure.self) { try log.entries() }
+    }
+}
