@@ -35,6 +35,22 @@ import Testing
         #expect(cut.contains("[truncated]"))
     }
 
+    @Test func alertsCarryTheDetectionTimeToTheMicrosecond() throws {
+        let detected = Date(timeIntervalSince1970: 1_800_000_123.456789)
+        let alert = Alert(type: .dataTampering, severity: .critical, summary: "row 7 changed", recordID: "7", createdAt: detected)
+        let json = try JSONDecoder().decode(JSONValue.self, from: WebhookPayload.native(alert))
+        #expect(json["detected_at"] == "2027-01-15T08:02:03.456789Z")
+        #expect(json["created_at"] == "2027-01-15T08:02:03Z")
+        #expect(json["job"] == nil)
+
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let decoded = try decoder.decode(Alert.self, from: WebhookPayload.native(alert))
+        #expect(abs(decoded.createdAt.timeIntervalSince(detected)) < 0.000_001)
+        #expect(decoded.recordID == "7")
+        #expect(DetectionTimestamp.string(from: Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000000Z")
+    }
+
     @Test func retryAfterAcceptsSecondsAndHTTPDates() {
         #expect(RetryPolicy.parseRetryAfter("120") == .seconds(120))
         let now = Date(timeIntervalSince1970: 1_800_000_000)
