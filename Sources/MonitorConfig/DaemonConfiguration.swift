@@ -216,7 +216,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 guard !tables.isEmpty else { throw ValueError("list at least one schema.table, or 'all'") }
                 return tables
             },
-            batchSize: try section.integer("batch_size", default: 1000, in: 1...1_000_000),
+            batchSize: try section.integer("batch_size", default: 10_000, in: 1...1_000_000),
             maxRowsPerSecond: try section.integer("max_rows_per_second", default: 0),
             concurrency: try section.integer("concurrency", default: 1, in: 1...16),
             fixMismatches: try section.bool("fix_mismatches", default: false),
