@@ -148,21 +148,25 @@ AS $$
            OPERATOR(pg_catalog.||) pg_catalog.date_part('epoch', pg_catalog.pg_postmaster_start_time())::pg_catalog.int8::pg_catalog.text
 $$;
 
--- Records one audited event and returns nothing; used by every path that must leave a trace.
+-- Records one audited event and returns its id; used by every path that must leave a trace.
 CREATE FUNCTION c77_secure_db_audit(
     p_operation_id uuid, p_schema text, p_table text, p_operation text, p_success boolean,
     p_error text, p_started timestamptz, p_record_id text DEFAULT NULL, p_content_hash text DEFAULT NULL,
     p_rbac_user text DEFAULT NULL, p_feature text DEFAULT NULL, p_details jsonb DEFAULT NULL
-) RETURNS void
+) RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = @extschema@, pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_id bigint;
 BEGIN
     INSERT INTO @extschema@.c77_secure_db_operation_audit
         (operation_id, schema_name, table_name, operation_type, record_id, content_hash, success, error_message,
          execution_time_ms, rbac_user_id, required_feature, details)
     VALUES (p_operation_id, p_schema, p_table, p_operation, p_record_id, p_content_hash, p_success, p_error,
-            ceil(extract(epoch FROM clock_timestamp() - p_started) * 1000)::integer, p_rbac_user, p_feature, p_details);
+            ceil(extract(epoch FROM clock_timestamp() - p_started) * 1000)::integer, p_rbac_user, p_feature, p_details)
+    RETURNING id INTO v_id;
+    RETURN v_id;
 END
 $$;
 
@@ -291,22 +295,29 @@ SET search_path = @extschema@, pg_catalog, pg_temp
 AS $$
 DECLARE
     v_token uuid := gen_random_uuid();
+    v_setting text;
 BEGIN
     INSERT INTO @extschema@.c77_secure_db_auth_tokens (token, session_id, operation_type, table_oid, expires_at)
     VALUES (v_token, @extschema@.c77_secure_db_session_id(), p_operation, p_relid, clock_timestamp() + interval '5 seconds');
-    PERFORM set_config('c77_secure_db.auth_token', v_token::text, true);
+    v_setting := set_config('c77_secure_db.auth_token', v_token::text, true);
     RETURN v_token;
 END
 $$;
 
--- Takes the token out of force and marks it used (if no row consumed it).
-CREATE FUNCTION c77_secure_db_deauthorize(p_token uuid) RETURNS void
+-- Takes the token out of force and marks it used, unless the statement's row consumed it
+-- (p_consumed: no need to look). Returns true. Assignments instead of PERFORM, here and in the
+-- write path: a plain function call runs without a query executor.
+CREATE FUNCTION c77_secure_db_deauthorize(p_token uuid, p_consumed boolean DEFAULT false) RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = @extschema@, pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_setting text := set_config('c77_secure_db.auth_token', '', true);
 BEGIN
-    PERFORM set_config('c77_secure_db.auth_token', '', true);
-    UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true WHERE token = p_token AND NOT used;
+    IF NOT p_consumed THEN
+        UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true WHERE token = p_token AND NOT used;
+    END IF;
+    RETURN true;
 END
 $$;
 
@@ -883,6 +894,8 @@ DECLARE
     v_error text;
     v_record_id text;
     v_response jsonb;
+    v_audit_id bigint;
+    v_done boolean;
 BEGIN
     -- Validate the request.
     IF p_json_data IS NULL OR jsonb_typeof(p_json_data) <> 'object' THEN
@@ -943,14 +956,14 @@ BEGIN
         SELECT denial, user_id INTO v_denial, v_rbac_user
         FROM @extschema@.c77_secure_db_rbac_denial(true, v_feature, p_scope_type, p_scope_id);
         IF v_denial IS NOT NULL THEN
-            PERFORM @extschema@.c77_secure_db_audit(v_operation_id, v_schema, v_table, v_operation, false, v_denial ->> 'error',
+            v_audit_id := @extschema@.c77_secure_db_audit(v_operation_id, v_schema, v_table, v_operation, false, v_denial ->> 'error',
                                                     v_started, v_record_id, NULL, v_rbac_user, v_feature);
             RETURN v_denial || jsonb_build_object('operation_id', v_operation_id);
         END IF;
     END IF;
 
     IF v_error IS NOT NULL THEN
-        PERFORM @extschema@.c77_secure_db_audit(v_operation_id, v_schema, v_table, coalesce(v_operation, 'invalid'), false, v_error,
+        v_audit_id := @extschema@.c77_secure_db_audit(v_operation_id, v_schema, v_table, coalesce(v_operation, 'invalid'), false, v_error,
                                                 v_started, v_record_id, NULL, NULL, CASE WHEN p_check_rbac THEN v_feature END);
         RETURN jsonb_build_object('success', false, 'error', v_error, 'operation', v_operation, 'schema_name', v_schema,
                                   'table_name', v_table, 'operation_id', v_operation_id, 'timestamp', now());
@@ -969,7 +982,7 @@ BEGIN
                            v_pk)
             INTO v_row USING v_data;
             GET DIAGNOSTICS v_rows = ROW_COUNT;
-            PERFORM @extschema@.c77_secure_db_deauthorize(v_token);
+            v_done := @extschema@.c77_secure_db_deauthorize(v_token, v_rows > 0);
             IF v_rows = 0 AND v_operation = 'update' THEN
                 RAISE EXCEPTION 'Record with %s = % not found in %.%', v_pk, v_record_id, v_schema, v_table
                     USING ERRCODE = 'no_data_found';
@@ -986,21 +999,21 @@ BEGIN
                 INTO v_row USING v_data;
             END IF;
             GET DIAGNOSTICS v_rows = ROW_COUNT;
-            PERFORM @extschema@.c77_secure_db_deauthorize(v_token);
+            v_done := @extschema@.c77_secure_db_deauthorize(v_token, v_rows > 0);
         ELSIF v_operation = 'soft_delete' THEN
             v_token := @extschema@.c77_secure_db_authorize(v_operation, v_relid);
             EXECUTE format('UPDATE %1$I.%2$I AS t SET deleted_at = now() FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v
                             WHERE t.%3$I = v.%3$I RETURNING to_jsonb(t.*)', v_schema, v_table, v_pk)
             INTO v_row USING v_data;
             GET DIAGNOSTICS v_rows = ROW_COUNT;
-            PERFORM @extschema@.c77_secure_db_deauthorize(v_token);
+            v_done := @extschema@.c77_secure_db_deauthorize(v_token, v_rows > 0);
         ELSIF v_operation = 'delete' THEN
             v_token := @extschema@.c77_secure_db_authorize(v_operation, v_relid);
             EXECUTE format('DELETE FROM %1$I.%2$I AS t USING jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v
                             WHERE t.%3$I = v.%3$I RETURNING to_jsonb(t.*)', v_schema, v_table, v_pk)
             INTO v_row USING v_data;
             GET DIAGNOSTICS v_rows = ROW_COUNT;
-            PERFORM @extschema@.c77_secure_db_deauthorize(v_token);
+            v_done := @extschema@.c77_secure_db_deauthorize(v_token, v_rows > 0);
         END IF;
         IF v_rows = 0 AND v_operation IN ('soft_delete', 'delete') THEN
             RAISE EXCEPTION 'Record with %s = % not found in %.%', v_pk, v_record_id, v_schema, v_table
@@ -1011,14 +1024,14 @@ BEGIN
     END;
 
     IF v_error IS NOT NULL THEN
-        PERFORM @extschema@.c77_secure_db_audit(v_operation_id, v_schema, v_table, v_operation, false, v_error, v_started,
+        v_audit_id := @extschema@.c77_secure_db_audit(v_operation_id, v_schema, v_table, v_operation, false, v_error, v_started,
                                                 v_record_id, NULL, v_rbac_user, CASE WHEN p_check_rbac THEN v_feature END);
         RETURN jsonb_build_object('success', false, 'error', v_error, 'operation', v_operation, 'schema_name', v_schema,
                                   'table_name', v_table, 'operation_id', v_operation_id, 'timestamp', now());
     END IF;
 
     v_record_id := coalesce(v_row ->> v_pk, v_record_id);
-    PERFORM @extschema@.c77_secure_db_audit(v_operation_id, v_schema, v_table, v_operation, true, NULL, v_started,
+    v_audit_id := @extschema@.c77_secure_db_audit(v_operation_id, v_schema, v_table, v_operation, true, NULL, v_started,
                                             v_record_id, v_row ->> 'content_hash', v_rbac_user,
                                             CASE WHEN p_check_rbac THEN v_feature END);
     v_response := jsonb_build_object(
