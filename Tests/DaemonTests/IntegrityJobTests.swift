@@ -38,6 +38,39 @@ import Testing
         #expect(seen.keys.contains { $0.hasPrefix("HIGH_ERROR_RATE_USER") && $0.contains("\"error_count\":15") })
     }
 
+    /// SLOW_OPERATIONS is percentile_cont(0.95) > slow_operation_ms, also where the percentile
+    /// interpolates and where more than 5% of the rows are above the threshold but p95 is not.
+    @Test func slowOperationsFollowTheInterpolatedPercentile() throws {
+        let harness = try DaemonHarness()
+        try harness.writeConfig(harness.config("""
+            [job.anomaly_detection]
+            interval = 1h
+            slow_operation_ms = 1000
+            """))
+        // p95 of n values is v[0.95 (n - 1)], interpolated: 21 rows → v[19]; 30 rows → v[27] + 0.55 (v[28] - v[27]).
+        let tables: [(String, [Int])] = [
+            ("exact_slow", Array(repeating: 10, count: 19) + [2000, 2000]),    // p95 = 2000
+            ("one_outlier", Array(repeating: 10, count: 20) + [2000]),         // p95 = 10
+            ("interp_slow", Array(repeating: 10, count: 28) + [2000, 2000]),   // p95 = 1104.4999… (float8)
+            ("interp_fast", Array(repeating: 10, count: 28) + [1500, 1500]),   // p95 = 829.5, though 2 of 30 rows are above
+        ]
+        let values = tables.flatMap { table, times in times.map { "('\(table)', \($0))" } }.joined(separator: ", ")
+        try harness.cluster.psql("""
+            INSERT INTO c77_secure_db_operation_audit (operation_id, schema_name, table_name, operation_type, success, user_name, created_at, execution_time_ms)
+            SELECT gen_random_uuid(), 'shop', t, 'update', true, 'alice', now() - interval '10 minutes', ms
+            FROM (VALUES \(values)) AS v(t, ms);
+            """, database: harness.database)
+        try harness.start()
+        defer { harness.stop() }
+        var slow: [String: [String: String]] = [:]
+        while let entry = journalAlert(harness, { $0["C77_ALERT_TYPE"] == "SLOW_OPERATIONS" }, timeout: .seconds(5)) {
+            slow[entry["C77_TABLE"] ?? ""] = entry
+        }
+        #expect(Set(slow.keys) == ["exact_slow", "interp_slow"], "log:\n\(harness.log())")
+        #expect(slow["exact_slow"]?["C77_DETAILS"]?.contains("\"p95_ms\":2000") == true)
+        #expect(slow["interp_slow"]?["C77_DETAILS"]?.contains("\"p95_ms\":1104.4") == true, "\(slow["interp_slow"] ?? [:])")
+    }
+
     @Test func aRestartResumesAVerificationPassFromItsCheckpoint() throws {
         let harness = try DaemonHarness()
         try harness.cluster.psql("""

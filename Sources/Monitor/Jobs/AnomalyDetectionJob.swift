@@ -92,7 +92,9 @@ public struct AnomalyDetectionJob: MonitorJob {
         .text("\(Int(duration.timeInterval)) seconds")
     }
 
-    /// The three per-user heuristics in one pass over the widest of their windows.
+    /// The three per-user heuristics in one pass over the widest of their windows. The local
+    /// minute of the day comes from date_part (float8) rather than extract (numeric since
+    /// PostgreSQL 14): the same whole numbers, at a fraction of the cost per row.
     func userFindings(_ connection: PostgresConnection) async throws -> [Finding] {
         let widest = max(errors.window, volume.window, offHours.window)
         let rows = try await connection.query("""
@@ -104,8 +106,8 @@ public struct AnomalyDetectionJob: MonitorJob {
                                              THEN minutes BETWEEN $6::int AND $7::int
                                              ELSE minutes >= $6::int OR minutes <= $7::int END)) AS off_hours
             FROM (SELECT user_name, success, created_at,
-                         (extract(hour FROM created_at AT TIME ZONE $5) * 60
-                          + extract(minute FROM created_at AT TIME ZONE $5))::int AS minutes
+                         (date_part('hour', created_at AT TIME ZONE $5) * 60
+                          + date_part('minute', created_at AT TIME ZONE $5))::int AS minutes
                   FROM c77_secure_db_operation_audit
                   WHERE created_at > now() - $1::interval) AS recent
             GROUP BY 1
@@ -147,16 +149,29 @@ public struct AnomalyDetectionJob: MonitorJob {
     }
 
     /// Tables whose 95th percentile execution time exceeds `slow_operation_ms`.
+    ///
+    /// The exact percentile sorts every row of a table; `candidates` first keeps, in one hashed
+    /// pass, only the tables that can qualify. percentile_cont(0.95) over n sorted values v is at
+    /// most v[ceil(0.95 (n - 1))], so it exceeds the threshold only if more than
+    /// 0.05 (n - 1) of the values do: 20 × (values above) ≥ n − 1, tested with one row to spare
+    /// against float rounding. The result is the same rows as sorting every table.
     func slowFindings(_ connection: PostgresConnection) async throws -> [Finding] {
         let rows = try await connection.query("""
-            SELECT schema_name, table_name, count(*) AS operations,
-                   percentile_cont(0.95) WITHIN GROUP (ORDER BY execution_time_ms) AS p95,
-                   max(execution_time_ms) AS max_ms
-            FROM c77_secure_db_operation_audit
-            WHERE created_at > now() - $1::interval AND execution_time_ms IS NOT NULL
-              AND schema_name IS NOT NULL AND table_name IS NOT NULL
+            WITH candidates AS MATERIALIZED (
+                SELECT schema_name, table_name
+                FROM c77_secure_db_operation_audit
+                WHERE created_at > now() - $1::interval AND execution_time_ms IS NOT NULL
+                  AND schema_name IS NOT NULL AND table_name IS NOT NULL
+                GROUP BY 1, 2
+                HAVING 20 * count(*) FILTER (WHERE execution_time_ms > $2::int) >= count(*) - 2)
+            SELECT a.schema_name, a.table_name, count(*) AS operations,
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY a.execution_time_ms) AS p95,
+                   max(a.execution_time_ms) AS max_ms
+            FROM candidates c
+            JOIN c77_secure_db_operation_audit a ON a.schema_name = c.schema_name AND a.table_name = c.table_name
+            WHERE a.created_at > now() - $1::interval AND a.execution_time_ms IS NOT NULL
             GROUP BY 1, 2
-            HAVING percentile_cont(0.95) WITHIN GROUP (ORDER BY execution_time_ms) > $2::int
+            HAVING percentile_cont(0.95) WITHIN GROUP (ORDER BY a.execution_time_ms) > $2::int
             ORDER BY 1, 2
             """, [seconds(slowWindow), .text(String(slowOperationMs))])
         return try rows.map { row in
