@@ -55,6 +55,15 @@ CREATE FUNCTION c77_secure_db_audit_chain_step(p_previous text, p_row text) RETU
 LANGUAGE sql IMMUTABLE
 AS $$ SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(p_previous OPERATOR(pg_catalog.||) p_row, 'UTF8')), 'hex') $$;
 
+-- How many audit rows wait to be sealed, counted up to p_cap (so that a large backlog costs
+-- no more than p_cap index entries to report).
+CREATE FUNCTION c77_secure_db_audit_unsealed(p_cap integer DEFAULT 100000) RETURNS bigint
+LANGUAGE sql STABLE
+AS $$
+    SELECT pg_catalog.count(*) FROM (SELECT FROM @extschema@.c77_secure_db_operation_audit AS a
+                                      WHERE a.seal_seq IS NULL LIMIT p_cap) AS waiting
+$$;
+
 -- The chain's current head: its last sealed position and chain digest; after a purge of the
 -- whole chain, the anchor; before anything was sealed, position 0 and 64 zeros.
 CREATE FUNCTION c77_secure_db_audit_chain_head(OUT seal_seq bigint, OUT chain_digest text)
@@ -77,7 +86,7 @@ $$;
 
 -- Appends up to p_max_rows committed, unsealed audit rows to the chain, in id order. One
 -- sealer at a time (a second waits). Returns {"success", "sealed", "head_seq",
--- "head_digest", "unsealed"} — unsealed: rows still waiting, committed or not yet visible.
+-- "head_digest", "unsealed"} — unsealed: rows still waiting (counted up to 100000).
 CREATE FUNCTION c77_secure_db_seal_audit(p_max_rows integer DEFAULT 10000) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = @extschema@, pg_catalog, pg_temp
@@ -119,7 +128,7 @@ BEGIN
     WHERE a.id = s.id;
     RETURN jsonb_build_object(
         'success', true, 'sealed', cardinality(v_ids), 'head_seq', v_seq, 'head_digest', v_chain,
-        'unsealed', (SELECT count(*) FROM @extschema@.c77_secure_db_operation_audit WHERE seal_seq IS NULL),
+        'unsealed', @extschema@.c77_secure_db_audit_unsealed(),
         'timestamp', now());
 END
 $$;
@@ -232,7 +241,8 @@ BEGIN
 END
 $$;
 
--- health_check also reports the chain: its head and how many rows wait to be sealed.
+-- health_check also reports the chain: its head and how many rows wait to be sealed (counted
+-- up to 100000, so the check stays fast whatever the backlog).
 CREATE OR REPLACE FUNCTION c77_secure_db_health_check() RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = @extschema@, pg_catalog, pg_temp
@@ -255,7 +265,7 @@ BEGIN
         'recent_errors_1h', v_errors,
         'error_rate_1h', CASE WHEN v_operations = 0 THEN 0 ELSE round(100.0 * v_errors / v_operations, 2) END,
         'audit_chain_head_seq', v_head.seal_seq,
-        'audit_unsealed', (SELECT count(*) FROM @extschema@.c77_secure_db_operation_audit WHERE seal_seq IS NULL),
+        'audit_unsealed', @extschema@.c77_secure_db_audit_unsealed(),
         'timestamp', now());
 END
 $$;
@@ -297,6 +307,7 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION
+    c77_secure_db_audit_unsealed(integer),
     c77_secure_db_record_digest_head(bigint, text),
     c77_secure_db_audit_row_digest(c77_secure_db_operation_audit),
     c77_secure_db_audit_chain_step(text, text),
