@@ -85,13 +85,23 @@ import Testing
         #expect(forged.status == 1, "\(forged.output)")
         #expect(forged.output.contains("entry 2: the signature does not verify"), "\(forged.output)")
 
-        // The log rolled back to its first entry: the database's copy of the head catches it.
+        // The log rolled back to its first entry, and the database's copy removed too: the
+        // daemon's memory of what it wrote catches it.
         let mark = journal.mark
         let log = harness.stateDirectory + "/digests.jsonl"
         let first = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")[0]
         try (first + "\n").write(toFile: log, atomically: true, encoding: .utf8)
+        try harness.sql("DELETE FROM c77_secure_db_digest_head")
         _ = try harness.runAndWait("audit_chain")
-        #expect(try tampering(journal, since: mark).contains { $0["MESSAGE"]?.contains("is missing: the log was truncated or rolled back") == true })
+        #expect(try tampering(journal, since: mark).contains { $0["MESSAGE"]?.contains("which this daemon wrote, is missing") == true })
+
+        // After a restart (no memory), rolled back once more: the database's copy catches it.
+        harness.stop()
+        try (first + "\n").write(toFile: log, atomically: true, encoding: .utf8)
+        let restartMark = journal.mark
+        try harness.start()
+        _ = try harness.runAndWait("audit_chain")
+        #expect(try tampering(journal, since: restartMark).contains { $0["MESSAGE"]?.contains("recorded in the database, is missing") == true })
     }
 
     @Test func aRewrittenAuditRowIsCaught() throws {

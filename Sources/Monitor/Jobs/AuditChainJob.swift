@@ -15,8 +15,9 @@ import Postgres
 /// the chain recomputed), is tampering even if the chain is consistent in itself.
 ///
 /// Each new head is also appended to the signed digest log (``DigestLog``), whose latest entry
-/// the database keeps too (`c77_secure_db_record_digest_head()`): a log that was edited,
-/// truncated or rolled back is caught by its signatures and links, or against the database.
+/// the database keeps too (`c77_secure_db_record_digest_head()`), and the daemon in memory: a
+/// log that was edited, truncated or rolled back is caught by its signatures and links, or
+/// against the database or the daemon's memory.
 ///
 /// Every finding is a critical `DATA_TAMPERING` alert naming the positions and rows.
 public struct AuditChainJob: MonitorJob {
@@ -163,6 +164,13 @@ public struct AuditChainJob: MonitorJob {
                 problems.append("entry \(seq), recorded in the database, is missing: the log was truncated or rolled back to entry \(entries.last?.seq ?? 0)")
             }
         }
+        if let mark = context.memory.digest {
+            if let entry = entries.first(where: { $0.seq == mark.seq }) {
+                if entry.link != mark.link { problems.append("entry \(mark.seq) differs from the one this daemon wrote") }
+            } else {
+                problems.append("entry \(mark.seq), which this daemon wrote, is missing: the log was truncated or rolled back to entry \(entries.last?.seq ?? 0)")
+            }
+        }
         for problem in problems {
             await context.alerts.raise(Alert(
                 type: .dataTampering, severity: .critical, summary: "The digest log \(log.path) is not intact: \(problem)",
@@ -172,6 +180,7 @@ public struct AuditChainJob: MonitorJob {
         }
         guard entries.last.map({ $0.auditHeadSeq != headSeq || $0.auditHeadDigest != headDigest }) ?? true else { return problems.count }
         let entry = try log.append(auditHeadSeq: headSeq, auditHeadDigest: headDigest, after: entries.last)
+        context.memory.digest = .init(seq: entry.seq, link: entry.link)
         let answer = try await call(context, "SELECT c77_secure_db_record_digest_head($1::bigint, $2)::text AS result",
                                     [.text(String(entry.seq)), .text(entry.link)], failing: false)
         if answer["success"] != .bool(true) {

@@ -1,5 +1,6 @@
 import ControlSocket
 import Logging
+import Synchronization
 
 /// One kind of scheduled work the daemon does (health check, token cleanup, …).
 ///
@@ -24,14 +25,37 @@ public struct JobContext: Sendable {
     public let progress: ProgressReporter
     /// The daemon's `state_directory`, for checkpoints and baselines that survive restarts.
     public let stateDirectory: String
+    /// What the daemon remembers across runs while it lives (and across reloads).
+    public let memory: DaemonMemory
 
     public init(database: MonitoredDatabase, alerts: AlertCenter, logger: Logger,
-                progress: ProgressReporter = ProgressReporter(), stateDirectory: String) {
+                progress: ProgressReporter = ProgressReporter(), stateDirectory: String,
+                memory: DaemonMemory = DaemonMemory()) {
         self.database = database
         self.alerts = alerts
         self.logger = logger
         self.progress = progress
         self.stateDirectory = stateDirectory
+        self.memory = memory
+    }
+}
+
+/// In-memory facts a job keeps for later runs of the same process: a third witness, next to
+/// `state_directory` and the database, that neither a file edit nor a database edit can reach.
+public final class DaemonMemory: Sendable {
+    /// The digest log entry this process appended last.
+    public struct DigestMark: Sendable, Equatable {
+        public var seq: Int
+        public var link: String
+    }
+
+    private let lastDigest = Mutex<DigestMark?>(nil)
+
+    public init() {}
+
+    public var digest: DigestMark? {
+        get { lastDigest.withLock { $0 } }
+        set { lastDigest.withLock { $0 = newValue } }
     }
 }
 

@@ -168,7 +168,7 @@ public actor JobController {
         job: any MonitorJob, timeout: Duration, logger: Logger
     ) async -> Result<JobReport, RunFailure> {
         let context = JobContext(database: context.database, alerts: context.alerts, logger: logger,
-                                 progress: progress, stateDirectory: context.stateDirectory)
+                                 progress: progress, stateDirectory: context.stateDirectory, memory: context.memory)
         return await withTaskGroup(of: Result<JobReport, RunFailure>?.self) { group in
             group.addTask {
                 do {
