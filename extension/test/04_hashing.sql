@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(30);
+SELECT plan(33);
 
 CREATE SCHEMA h;
 SELECT c77_secure_db_manage_secure_schemas('add', 'h');
@@ -97,6 +97,17 @@ INSERT INTO legacy.items (id, label) VALUES (1, 'a'), (2, 'b');
 SELECT is((c77_secure_db_manage_secure_schemas('add', 'legacy') ->> 'rows_hashed')::int, 2, 'registering hashes existing rows');
 SELECT is(c77_secure_db_verify_range('legacy', 'items', NULL, 10) - 'last_key',
           '{"success": true, "rows_checked": 2, "unhashed": 0, "done": true, "mismatches": []}'::jsonb, 'and they verify');
+
+-- Splitting a table for parallel verification: about equal key ranges, increasing keys.
+CREATE TABLE legacy.many (id int PRIMARY KEY, content_hash text);
+ANALYZE legacy.many;
+SELECT is(c77_secure_db_split_key_range('legacy', 'many', 4), '[]'::jsonb, 'an empty table is not split');
+SET LOCAL session_replication_role = replica;
+INSERT INTO legacy.many (id) SELECT i * 3 FROM generate_series(1, 100) i;
+RESET session_replication_role;
+ANALYZE legacy.many;
+SELECT is(c77_secure_db_split_key_range('legacy', 'many', 4), '["75", "150", "225"]'::jsonb, 'four segments of 25 rows');
+SELECT is(c77_secure_db_split_key_range('legacy', 'many', 1), '[]'::jsonb, 'one segment needs no boundary');
 
 SELECT * FROM finish();
 ROLLBACK;
