@@ -767,6 +767,9 @@ AS $$
 DECLARE
     v_token uuid := gen_random_uuid();
 BEGIN
+    IF p_operation = 'rehash' THEN
+        RAISE EXCEPTION 'The purpose ''rehash'' is reserved for c77_secure_db_rehash()' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     INSERT INTO @extschema@.c77_secure_db_auth_tokens (token, session_id, operation_type, table_oid, expires_at)
     VALUES (v_token, @extschema@.c77_secure_db_session_id(), coalesce(p_operation, 'admin'), NULL, clock_timestamp() + interval '5 seconds');
     PERFORM @extschema@.c77_secure_db_audit(gen_random_uuid(), NULL, NULL, 'create_auth_token', true, NULL, clock_timestamp(),

@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(34);
+SELECT plan(35);
 
 CREATE ROLE app_owner LOGIN;
 CREATE ROLE app_user LOGIN IN ROLE c77_secure_db_user;
@@ -61,6 +61,8 @@ SELECT throws_ok($$UPDATE bank.accounts SET balance = 1$$, '42501', NULL, 'a mal
 SELECT set_config('c77_secure_db.auth_token', c77_secure_db_create_auth_token('maintenance')::text, true);
 SELECT lives_ok($$UPDATE bank.accounts SET balance = 101 WHERE owner = 'alice'$$, 'an administrator token authorizes one row');
 SELECT throws_ok($$UPDATE bank.accounts SET balance = 102 WHERE owner = 'alice'$$, '42501', NULL, 'a replayed token is refused');
+SELECT throws_ok($$SELECT c77_secure_db_create_auth_token('rehash')$$, '22023', NULL,
+                 'the rehash path''s own kind of token (valid for a whole statement) cannot be minted');
 SELECT is((c77_secure_db_verify_content_hashes('bank', 'accounts') ->> 'mismatch_count')::int, 0,
     'a row written under a token gets a correct hash');
 INSERT INTO c77_secure_db_auth_tokens (token, session_id, operation_type, expires_at)

@@ -142,15 +142,17 @@ public struct AuditChainJob: MonitorJob {
     /// copy) and appends the head when it moved. Returns the number of findings.
     private func recordDigest(headSeq: Int, headDigest: String, context: JobContext) async throws -> Int {
         let log = DigestLog(stateDirectory: context.stateDirectory)
-        var problems: [String] = []
+        // (kind, text): the kind is the alert's fingerprint, so a condition left in place is
+        // one alert (repeated per repeat_interval), not a new one whenever entry numbers move.
+        var problems: [(kind: String, text: String)] = []
         var entries: [DigestEntry] = []
         if FileManager.default.fileExists(atPath: log.keyPath) || FileManager.default.fileExists(atPath: log.path) {
             do {
                 let export = try log.export()
                 entries = export.entries
-                problems += export.problems()
+                problems += export.problems().map { ("invalid", $0) }
             } catch {
-                problems.append("\(error)")
+                problems.append(("unreadable", "\(error)"))
             }
         }
         let recorded = try await context.database.withConnection { connection in
@@ -159,23 +161,25 @@ public struct AuditChainJob: MonitorJob {
         if let recorded, let seq = Int(try recorded.string("entry_seq")) {
             let link = try recorded.string("entry_link")
             if let entry = entries.first(where: { $0.seq == seq }) {
-                if entry.link != link { problems.append("entry \(seq) differs from the one recorded in the database") }
+                if entry.link != link { problems.append(("database-differs", "entry \(seq) differs from the one recorded in the database")) }
             } else {
-                problems.append("entry \(seq), recorded in the database, is missing: the log was truncated or rolled back to entry \(entries.last?.seq ?? 0)")
+                problems.append(("database-missing", "entry \(seq), recorded in the database, is missing: the log was truncated or rolled back to entry \(entries.last?.seq ?? 0)"))
             }
         }
         if let mark = context.memory.digest {
             if let entry = entries.first(where: { $0.seq == mark.seq }) {
-                if entry.link != mark.link { problems.append("entry \(mark.seq) differs from the one this daemon wrote") }
+                if entry.link != mark.link { problems.append(("memory-differs", "entry \(mark.seq) differs from the one this daemon wrote")) }
             } else {
-                problems.append("entry \(mark.seq), which this daemon wrote, is missing: the log was truncated or rolled back to entry \(entries.last?.seq ?? 0)")
+                problems.append(("memory-missing", "entry \(mark.seq), which this daemon wrote, is missing: the log was truncated or rolled back to entry \(entries.last?.seq ?? 0)"))
             }
         }
-        for problem in problems {
+        for kind in Set(problems.map(\.kind)).sorted() {
+            let texts = problems.filter { $0.kind == kind }.map(\.text)
             await context.alerts.raise(Alert(
-                type: .dataTampering, severity: .critical, summary: "The digest log \(log.path) is not intact: \(problem)",
+                type: .dataTampering, severity: .critical,
+                summary: "The digest log \(log.path) is not intact: \(texts.joined(separator: "; "))",
                 job: name, database: context.database.reachability.database,
-                details: ["problem": .string(problem)], fingerprint: "digest_log:\(problem)"
+                details: ["problems": .array(texts.map(JSONValue.string))], fingerprint: "digest_log:\(kind)"
             ))
         }
         guard entries.last.map({ $0.auditHeadSeq != headSeq || $0.auditHeadDigest != headDigest }) ?? true else { return problems.count }
