@@ -68,7 +68,7 @@ $$;
 -- whole chain, the anchor; before anything was sealed, position 0 and 64 zeros.
 CREATE FUNCTION c77_secure_db_audit_chain_head(OUT seal_seq bigint, OUT chain_digest text)
 LANGUAGE plpgsql STABLE
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
     SELECT a.seal_seq, a.chain_digest INTO seal_seq, chain_digest
@@ -89,7 +89,7 @@ $$;
 -- "head_digest", "unsealed"} — unsealed: rows still waiting (counted up to 100000).
 CREATE FUNCTION c77_secure_db_seal_audit(p_max_rows integer DEFAULT 10000) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
@@ -148,7 +148,7 @@ CREATE FUNCTION c77_secure_db_verify_audit_chain(
     p_from_seq bigint DEFAULT NULL, p_to_seq bigint DEFAULT NULL, p_max_breaks integer DEFAULT 100
 ) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
@@ -207,7 +207,7 @@ $$;
 -- records an anchor before it removes anything. Unsealed rows are never removed.
 CREATE OR REPLACE FUNCTION c77_secure_db_purge_audit(p_before timestamptz, p_batch_size integer DEFAULT 10000) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_started timestamptz := clock_timestamp();
@@ -245,7 +245,7 @@ $$;
 -- up to 100000, so the check stays fast whatever the backlog).
 CREATE OR REPLACE FUNCTION c77_secure_db_health_check() RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_operations bigint;
@@ -258,7 +258,7 @@ BEGIN
     RETURN jsonb_build_object(
         'success', true,
         'extension_version', (SELECT extversion FROM pg_extension WHERE extname = 'c77_secure_db'),
-        'rbac_available', to_regprocedure('c77_rbac_can_access(text, text, text, text)') IS NOT NULL,
+        'rbac_available', @extschema@.c77_secure_db_rbac_function() IS NOT NULL,
         'secure_schemas_count', (SELECT count(*) FROM @extschema@.c77_secure_db_secure_schemas),
         'active_tokens', (SELECT count(*) FROM @extschema@.c77_secure_db_auth_tokens WHERE NOT used AND expires_at > clock_timestamp()),
         'recent_operations_1h', v_operations,
@@ -286,7 +286,7 @@ GRANT SELECT ON c77_secure_db_digest_head TO c77_secure_db_admin, c77_secure_db_
 -- Records the digest log's latest entry; refuses to go back to an older one.
 CREATE FUNCTION c77_secure_db_record_digest_head(p_entry_seq bigint, p_entry_link text) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_current bigint;

@@ -22,11 +22,34 @@
 -- * A superuser can still disable triggers or set session_replication_role = replica; that is
 --   what the c77-secure-dbd daemon and the verification functions detect.
 --
--- Every SECURITY DEFINER function pins search_path to this extension's schema and pg_catalog
--- (pg_temp last), and every identifier that comes from a caller is quoted with format('%I')
+-- Every SECURITY DEFINER function pins search_path to pg_catalog first (so that nothing
+-- created in this extension's schema can stand in for a built-in), then this extension's
+-- schema, pg_temp last; every identifier that comes from a caller is quoted with format('%I')
 -- after being checked against the catalog; every value is bound with EXECUTE ... USING.
+-- Install it into a schema only superusers can create objects in: a schema open to others
+-- (like `public` before PostgreSQL 15) gets a warning, since an overload of one of its
+-- functions created there could be chosen by its SECURITY DEFINER code.
 
 \echo Use "CREATE EXTENSION c77_secure_db" to load this file. \quit
+
+DO $check$
+DECLARE
+    v_roles text;
+BEGIN
+    -- (pg_database_owner stands for the owner of this database.)
+    SELECT string_agg(DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE r.rolname END, ', ') INTO v_roles
+    FROM pg_catalog.pg_namespace n
+    CROSS JOIN LATERAL pg_catalog.aclexplode(coalesce(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) AS a
+    LEFT JOIN pg_catalog.pg_roles g ON g.oid = a.grantee
+    LEFT JOIN pg_catalog.pg_roles r ON r.oid = CASE WHEN g.rolname = 'pg_database_owner'
+        THEN (SELECT d.datdba FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()) ELSE a.grantee END
+    WHERE n.nspname = '@extschema@' AND a.privilege_type = 'CREATE' AND (a.grantee = 0 OR NOT r.rolsuper);
+    IF v_roles IS NOT NULL THEN
+        RAISE WARNING 'c77_secure_db is installed into schema "@extschema@", where % can create objects', v_roles
+            USING HINT = 'Functions created there could stand in for the extension''s own; install it into a schema only superusers can create in (CREATE EXTENSION c77_secure_db SCHEMA ...), or REVOKE CREATE.';
+    END IF;
+END
+$check$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Roles (cluster-wide; created once, kept when the extension is dropped)
@@ -155,7 +178,7 @@ CREATE FUNCTION c77_secure_db_audit(
     p_rbac_user text DEFAULT NULL, p_feature text DEFAULT NULL, p_details jsonb DEFAULT NULL
 ) RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_id bigint;
@@ -184,7 +207,7 @@ $$;
 -- run them with superuser rights, so it refuses such tables (unsafe_functions).
 CREATE FUNCTION c77_secure_db_table_meta_for(p_relid oid) RETURNS c77_secure_db_table_meta
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_meta @extschema@.c77_secure_db_table_meta;
@@ -281,7 +304,7 @@ $$;
 -- run as whoever issues the DDL and must be able to ask.
 CREATE FUNCTION c77_secure_db_is_secure_schema(p_schema text) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
     RETURN EXISTS (SELECT 1 FROM @extschema@.c77_secure_db_secure_schemas WHERE schema_name = p_schema);
@@ -291,7 +314,7 @@ $$;
 -- Creates a token for this session and puts it in force for the current transaction.
 CREATE FUNCTION c77_secure_db_authorize(p_operation text, p_relid oid) RETURNS uuid
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_token uuid := gen_random_uuid();
@@ -309,7 +332,7 @@ $$;
 -- write path: a plain function call runs without a query executor.
 CREATE FUNCTION c77_secure_db_deauthorize(p_token uuid, p_consumed boolean DEFAULT false) RETURNS boolean
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_setting text := set_config('c77_secure_db.auth_token', '', true);
@@ -337,7 +360,7 @@ $$;
 -- independent of the session (TimeZone, DateStyle, …); see HASHING.md.
 CREATE FUNCTION c77_secure_db_protect_row() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
@@ -416,7 +439,7 @@ $$;
 -- BEFORE TRUNCATE: never allowed on a secure table (rows would vanish without a trace).
 CREATE FUNCTION c77_secure_db_block_truncate() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
     RAISE EXCEPTION 'Direct modifications not allowed on secure table %.%. Use c77_secure_db_operation() function.',
@@ -429,7 +452,7 @@ $$;
 -- its rows that have no hash yet. Returns the number of rows hashed.
 CREATE FUNCTION c77_secure_db_protect_table(p_relid oid) RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_meta @extschema@.c77_secure_db_table_meta;
@@ -454,7 +477,7 @@ $$;
 -- Removes the protection triggers from a table.
 CREATE FUNCTION c77_secure_db_unprotect_table(p_relid oid) RETURNS void
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_name text := p_relid::regclass::text;
@@ -473,7 +496,7 @@ $$;
 -- passes only then). Open to everyone, like c77_secure_db_is_secure_schema.
 CREATE FUNCTION c77_secure_db_ddl_window_open(p_relid oid) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     SELECT EXISTS (SELECT 1 FROM @extschema@.c77_secure_db_ddl_windows
                    WHERE relid = p_relid AND xact = pg_current_xact_id_if_assigned())
@@ -486,7 +509,7 @@ $$;
 -- where an administrator opened a window in this transaction.
 CREATE FUNCTION c77_secure_db_after_ddl(p_relid oid, p_created boolean) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_schema text;
@@ -515,7 +538,7 @@ $$;
 -- Forgets the cached description of a dropped table.
 CREATE FUNCTION c77_secure_db_forget_table(p_relid oid) RETURNS void
 LANGUAGE sql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$ DELETE FROM @extschema@.c77_secure_db_table_meta WHERE relid = p_relid $$;
 
 -- ddl_command_end: protects tables created in a secure schema; for DDL on an existing secure
@@ -527,7 +550,7 @@ AS $$ DELETE FROM @extschema@.c77_secure_db_table_meta WHERE relid = p_relid $$;
 -- SECURITY DEFINER).
 CREATE FUNCTION c77_secure_db_on_ddl_end() RETURNS event_trigger
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_command record;
@@ -573,7 +596,7 @@ $$;
 -- rehash window; cached descriptions of dropped tables are forgotten.
 CREATE FUNCTION c77_secure_db_on_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_object record;
@@ -611,7 +634,7 @@ CREATE EVENT TRIGGER c77_secure_db_drop_guard ON sql_drop
 -- table comes under protection). Returns how many rows it hashed.
 CREATE FUNCTION c77_secure_db_rehash_rows(p_relid oid, p_only_unhashed boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_meta @extschema@.c77_secure_db_table_meta;
@@ -645,7 +668,7 @@ $$;
 -- success:false.
 CREATE FUNCTION c77_secure_db_manage_secure_schemas(p_operation text, p_schema_name text DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_schemas jsonb;
@@ -679,7 +702,7 @@ $$;
 -- The 'add' and 'remove' of c77_secure_db_manage_secure_schemas, with the owner's rights.
 CREATE FUNCTION c77_secure_db_change_registry(p_operation text, p_schema_name text) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_started timestamptz := clock_timestamp();
@@ -735,7 +758,7 @@ $$;
 -- again after each such command. For administrators.
 CREATE FUNCTION c77_secure_db_rehash(p_schema_name text, p_table_name text) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_started timestamptz := clock_timestamp();
@@ -762,7 +785,7 @@ $$;
 -- set_config('c77_secure_db.auth_token', token::text, true).
 CREATE FUNCTION c77_secure_db_create_auth_token(p_operation text) RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_token uuid := gen_random_uuid();
@@ -781,7 +804,7 @@ $$;
 -- Removes used and expired tokens (and DDL windows of finished transactions); returns how many tokens.
 CREATE FUNCTION c77_secure_db_cleanup_expired_tokens() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_count integer;
@@ -799,7 +822,7 @@ $$;
 -- deleted_count is below batch_size.
 CREATE FUNCTION c77_secure_db_purge_audit(p_before timestamptz, p_batch_size integer DEFAULT 10000) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_started timestamptz := clock_timestamp();
@@ -825,20 +848,39 @@ $$;
 -- The write path
 -- ---------------------------------------------------------------------------------------------
 
+-- The schema-qualified name of c77_rbac_can_access(text, text, text, text) as the installed
+-- c77_rbac extension defines it, or NULL. Never a function of that name that merely exists
+-- somewhere on a search_path: that one could be anybody's, and it would run with this
+-- extension's rights.
+CREATE FUNCTION c77_secure_db_rbac_function() RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('%I.%I', n.nspname, p.proname)
+    FROM pg_extension e
+    JOIN pg_depend d ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e'
+    JOIN pg_proc p ON p.oid = d.objid AND p.proname = 'c77_rbac_can_access'
+                  AND p.proargtypes = '25 25 25 25'::oidvector
+    JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE e.extname = 'c77_rbac'
+$$;
+
 -- The RBAC decision for an operation: NULL when allowed, else the failure response.
 -- With check_rbac the caller's identity is the c77_rbac.external_id setting; the check is
 -- c77_rbac_can_access(feature, external_id, scope_type, scope_id) of the companion extension.
 CREATE FUNCTION c77_secure_db_rbac_denial(p_check boolean, p_feature text, p_scope_type text, p_scope_id text, OUT denial jsonb, OUT user_id text)
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_allowed boolean;
+    v_function text;
 BEGIN
     IF NOT p_check THEN
         RETURN;
     END IF;
-    IF to_regprocedure('c77_rbac_can_access(text, text, text, text)') IS NULL THEN
+    v_function := @extschema@.c77_secure_db_rbac_function();
+    IF v_function IS NULL THEN
         denial := jsonb_build_object('success', false, 'error', 'RBAC requested but c77_rbac is not installed',
                                      'hint', 'CREATE EXTENSION c77_rbac, or call with check_rbac = false', 'timestamp', now());
         RETURN;
@@ -849,7 +891,7 @@ BEGIN
                                      'hint', 'Set c77_rbac.external_id session variable', 'timestamp', now());
         RETURN;
     END IF;
-    EXECUTE 'SELECT c77_rbac_can_access($1, $2, $3, $4)' INTO v_allowed USING p_feature, user_id, p_scope_type, p_scope_id;
+    EXECUTE format('SELECT %s($1, $2, $3, $4)', v_function) INTO v_allowed USING p_feature, user_id, p_scope_type, p_scope_id;
     IF NOT coalesce(v_allowed, false) THEN
         denial := jsonb_build_object('success', false, 'error', 'Insufficient permissions', 'required_feature', p_feature,
                                      'user_id', user_id, 'timestamp', now());
@@ -874,7 +916,7 @@ CREATE FUNCTION c77_secure_db_operation(
     p_scope_type text DEFAULT NULL, p_scope_id text DEFAULT NULL
 ) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_started timestamptz := clock_timestamp();
@@ -1065,7 +1107,7 @@ AS $$ SELECT @extschema@.c77_secure_db_operation(p_json_data, false) $$;
 -- The content hash `data` would have as a row of schema.table (absent columns are NULL).
 CREATE FUNCTION c77_secure_db_calculate_content_hash(p_schema_name text, p_table_name text, p_data jsonb) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
@@ -1096,7 +1138,7 @@ CREATE FUNCTION c77_secure_db_check_freshness(
     p_check_rbac boolean DEFAULT false, p_scope_type text DEFAULT NULL, p_scope_id text DEFAULT NULL
 ) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
@@ -1155,7 +1197,7 @@ CREATE FUNCTION c77_secure_db_check_freshness_bulk(
     p_check_rbac boolean DEFAULT false, p_scope_type text DEFAULT NULL, p_scope_id text DEFAULT NULL
 ) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_results jsonb;
@@ -1193,7 +1235,7 @@ CREATE FUNCTION c77_secure_db_verify_range(
     p_schema_name text, p_table_name text, p_after_key text, p_max_rows integer, p_until_key text DEFAULT NULL
 ) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
@@ -1255,7 +1297,7 @@ $$;
 -- it costs a fraction of a verification pass and needs no max() for the key's type.
 CREATE FUNCTION c77_secure_db_split_key_range(p_schema_name text, p_table_name text, p_segments integer) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_relid oid := @extschema@.c77_secure_db_relid(p_schema_name, p_table_name);
@@ -1297,7 +1339,7 @@ $$;
 -- hash, or NULL when the row is gone or changed since it was verified. For administrators.
 CREATE FUNCTION c77_secure_db_fix_content_hash(p_schema_name text, p_table_name text, p_key text, p_previous_hash text) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_started timestamptz := clock_timestamp();
@@ -1336,7 +1378,7 @@ CREATE FUNCTION c77_secure_db_verify_content_hashes(
     p_check_rbac boolean DEFAULT false, p_scope_type text DEFAULT NULL, p_scope_id text DEFAULT NULL
 ) RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_started timestamptz := clock_timestamp();
@@ -1392,7 +1434,7 @@ $$;
 -- Health figures; error_rate_1h is a percentage of the last hour's audited operations.
 CREATE FUNCTION c77_secure_db_health_check() RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_operations bigint;
@@ -1403,7 +1445,7 @@ BEGIN
     RETURN jsonb_build_object(
         'success', true,
         'extension_version', (SELECT extversion FROM pg_extension WHERE extname = 'c77_secure_db'),
-        'rbac_available', to_regprocedure('c77_rbac_can_access(text, text, text, text)') IS NOT NULL,
+        'rbac_available', @extschema@.c77_secure_db_rbac_function() IS NOT NULL,
         'secure_schemas_count', (SELECT count(*) FROM @extschema@.c77_secure_db_secure_schemas),
         'active_tokens', (SELECT count(*) FROM @extschema@.c77_secure_db_auth_tokens WHERE NOT used AND expires_at > clock_timestamp()),
         'recent_operations_1h', v_operations,
@@ -1416,7 +1458,7 @@ $$;
 -- A ready-to-edit call of c77_secure_db_operation for a table and operation.
 CREATE FUNCTION c77_secure_db_get_operation_template(p_schema_name text, p_table_name text, p_operation text) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_relid oid := @extschema@.c77_secure_db_relid(p_schema_name, p_table_name);
@@ -1455,7 +1497,7 @@ AS $$ SELECT p_results || jsonb_build_array(jsonb_build_object('test', p_name, '
 -- Whether a statement fails with insufficient_privilege (the protection's refusal).
 CREATE FUNCTION c77_secure_db_test_refused(p_sql text) RETURNS boolean
 LANGUAGE plpgsql
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
     EXECUTE p_sql;
@@ -1471,7 +1513,7 @@ $$;
 -- subtransaction that is rolled back, so it leaves nothing behind.
 CREATE FUNCTION c77_secure_db_test_security() RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     r jsonb := '[]';
@@ -1596,7 +1638,7 @@ $$;
 -- the three outcomes of an RBAC-checked operation, and revocation, all rolled back.
 CREATE FUNCTION c77_secure_db_test_rbac_integration() RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     r jsonb := '[]';
@@ -1605,7 +1647,7 @@ DECLARE
     v_response jsonb;
     v_failed int;
 BEGIN
-    IF to_regprocedure('c77_rbac_can_access(text, text, text, text)') IS NULL THEN
+    IF @extschema@.c77_secure_db_rbac_function() IS NULL THEN
         RETURN jsonb_build_object('success', true, 'status', 'SKIPPED', 'reason', 'c77_rbac is not installed',
                                   'rbac_available', false, 'timestamp', now());
     END IF;
@@ -1661,7 +1703,7 @@ $$;
 -- suite SKIPPED because c77_rbac is absent does not fail the run).
 CREATE FUNCTION c77_secure_db_run_all_tests() RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = @extschema@, pg_catalog, pg_temp
+SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 DECLARE
     v_security jsonb := @extschema@.c77_secure_db_test_security();

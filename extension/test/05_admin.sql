@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(27);
+SELECT plan(29);
 
 CREATE SCHEMA shop;
 CREATE TABLE shop.orders (id bigserial PRIMARY KEY, amount numeric(12,2), content_hash text, hash_version integer DEFAULT 1,
@@ -66,6 +66,14 @@ RESET SESSION AUTHORIZATION;
 -- Removing a schema takes the protection off, audited.
 SELECT is((c77_secure_db_manage_secure_schemas('remove', 'shop') ->> 'success')::boolean, true, 'remove succeeds');
 SELECT hasnt_trigger('shop', 'orders', 'c77_secure_db_protect', 'and the trigger is gone');
+
+-- A function merely named like c77_rbac's is never trusted (it would run with the extension's rights).
+SELECT c77_secure_db_manage_secure_schemas('add', 'shop');
+CREATE FUNCTION public.c77_rbac_can_access(text, text, text, text) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+SELECT is((c77_secure_db_health_check() ->> 'rbac_available')::boolean, false, 'a look-alike c77_rbac_can_access is not RBAC');
+SELECT is(c77_secure_db_operation('{"schema_name":"shop","table_name":"orders","operation":"insert","data":{"amount":1}}', true) ->> 'error',
+          'RBAC requested but c77_rbac is not installed', 'and the write path does not call it');
+DROP FUNCTION public.c77_rbac_can_access(text, text, text, text);
 
 SELECT * FROM finish();
 ROLLBACK;
