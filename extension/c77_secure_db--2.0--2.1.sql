@@ -90,6 +90,7 @@ $$;
 CREATE FUNCTION c77_secure_db_seal_audit(p_max_rows integer DEFAULT 10000) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, @extschema@, pg_temp
+SET lock_timeout = '30s' 
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
@@ -157,7 +158,12 @@ DECLARE
     v_start bigint;
     v_previous record;
     v_result jsonb;
+    v_attempt integer := 0;
 BEGIN
+  -- Each statement sees the rows committed when it starts; a purge that commits between them
+  -- would look like a gap at the start. So: again, if the newest anchor moved meanwhile.
+  LOOP
+    v_attempt := v_attempt + 1;
     SELECT n.seal_seq, n.chain_digest INTO v_anchor FROM @extschema@.c77_secure_db_audit_anchors AS n ORDER BY n.seal_seq DESC LIMIT 1;
     v_start := greatest(coalesce(p_from_seq, 1), coalesce(v_anchor.seal_seq + 1, 1));
     -- What the first checked row continues: the row before it, or the anchor, or the genesis.
@@ -199,6 +205,8 @@ BEGIN
         'timestamp', now())
     INTO v_result
     FROM breaks AS b;
+    EXIT WHEN v_attempt >= 3 OR (SELECT max(seal_seq) FROM @extschema@.c77_secure_db_audit_anchors) IS NOT DISTINCT FROM v_anchor.seal_seq;
+  END LOOP;
     RETURN v_result;
 END
 $$;
@@ -227,6 +235,16 @@ BEGIN
           FROM (SELECT * FROM @extschema@.c77_secure_db_operation_audit WHERE seal_seq IS NOT NULL
                 ORDER BY seal_seq LIMIT p_batch_size) AS a) AS p
     WHERE p.old ORDER BY p.seal_seq DESC LIMIT 1;
+    -- Never remove evidence: the prefix must verify (from the previous anchor) before it goes.
+    IF v_last.seal_seq IS NOT NULL
+       AND NOT (@extschema@.c77_secure_db_verify_audit_chain(NULL, v_last.seal_seq, 1) ->> 'valid')::boolean THEN
+        PERFORM @extschema@.c77_secure_db_audit(gen_random_uuid(), NULL, NULL, 'purge_audit', false,
+                                                'The audit chain does not verify up to the rows to purge', v_started,
+                                                p_details => jsonb_build_object('before', p_before, 'up_to_seq', v_last.seal_seq));
+        RETURN jsonb_build_object('success', false, 'error',
+                                  format('Refusing to purge: the audit chain does not verify up to position %s; run c77_secure_db_verify_audit_chain()',
+                                         v_last.seal_seq), 'timestamp', now());
+    END IF;
     IF v_last.seal_seq IS NOT NULL THEN
         DELETE FROM @extschema@.c77_secure_db_operation_audit WHERE seal_seq <= v_last.seal_seq;
         GET DIAGNOSTICS v_deleted = ROW_COUNT;

@@ -1298,6 +1298,8 @@ $$;
 CREATE FUNCTION c77_secure_db_split_key_range(p_schema_name text, p_table_name text, p_segments integer) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, @extschema@, pg_temp
+SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C' 
 AS $$
 DECLARE
     v_relid oid := @extschema@.c77_secure_db_relid(p_schema_name, p_table_name);

@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db VERSION '2.0';
-SELECT plan(31);
+SELECT plan(32);
 
 CREATE SCHEMA ledger;
 CREATE TABLE ledger.entries (id bigserial PRIMARY KEY, amount numeric(12,2), content_hash text, hash_version integer DEFAULT 1,
@@ -74,8 +74,18 @@ SELECT is((c77_secure_db_verify_audit_chain() ->> 'valid')::boolean, false, 'and
 ROLLBACK TO SAVEPOINT attack;
 SELECT is((c77_secure_db_verify_audit_chain() ->> 'valid')::boolean, true, 'undone, the chain verifies again');
 
--- Retention removes a sealed prefix and leaves an anchor the rest continues from.
+-- Retention never removes a prefix that does not verify.
+-- (Backdating sealed rows is itself a change the chain shows, so the test re-seals from scratch.)
 UPDATE c77_secure_db_operation_audit SET created_at = now() - interval '100 days' WHERE seal_seq <= 8;
+UPDATE c77_secure_db_operation_audit SET seal_seq = NULL, row_digest = NULL, chain_digest = NULL;
+SELECT c77_secure_db_seal_audit();
+SAVEPOINT broken;
+DELETE FROM c77_secure_db_operation_audit WHERE seal_seq = 4;
+SELECT is(left(c77_secure_db_purge_audit(now() - interval '90 days') ->> 'error', 67),
+          'Refusing to purge: the audit chain does not verify up to position 8', 'purge refuses to remove a broken prefix');
+ROLLBACK TO SAVEPOINT broken;
+
+-- Retention removes a sealed prefix and leaves an anchor the rest continues from.
 SELECT is((c77_secure_db_purge_audit(now() - interval '90 days') ->> 'deleted_count')::int, 8, 'purge removes the old sealed prefix');
 SELECT is((SELECT seal_seq::int FROM c77_secure_db_audit_anchors), 8, 'and records an anchor at its end');
 SELECT is((c77_secure_db_verify_audit_chain() ->> 'valid')::boolean, true, 'the shortened chain verifies from the anchor');
