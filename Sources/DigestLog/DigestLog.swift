@@ -73,7 +73,11 @@ public struct DigestExport: Sendable, Codable, Equatable {
               let key = try? Curve25519.Signing.PublicKey(rawRepresentation: keyData) else {
             return ["the public key is not a base64 Ed25519 key"]
         }
+        guard let first = entries.first else { return ["the log has no entries"] }
         var problems: [String] = []
+        if first.seq != 1 || first.previous != DigestEntry.genesis {
+            problems.append("the log does not start at entry 1 from the genesis link (it starts at entry \(first.seq)): entries were removed")
+        }
         var previous: DigestEntry?
         for entry in entries {
             if let signature = Data(base64Encoded: entry.signature),
@@ -82,7 +86,7 @@ public struct DigestExport: Sendable, Codable, Equatable {
                 problems.append("entry \(entry.seq): the signature does not verify")
             }
             if let previous {
-                if entry.seq != previous.seq + 1 {
+                if entry.seq != previous.seq &+ 1 {
                     problems.append("entry \(entry.seq): follows entry \(previous.seq) (entries missing)")
                 }
                 if entry.previous != previous.link {
@@ -90,9 +94,9 @@ public struct DigestExport: Sendable, Codable, Equatable {
                 }
                 if entry.auditHeadSeq < previous.auditHeadSeq {
                     problems.append("entry \(entry.seq): the audit chain head moved back from \(previous.auditHeadSeq) to \(entry.auditHeadSeq)")
+                } else if entry.auditHeadSeq == previous.auditHeadSeq, entry.auditHeadDigest != previous.auditHeadDigest {
+                    problems.append("entry \(entry.seq): the audit chain head \(entry.auditHeadSeq) has another digest than in entry \(previous.seq): the chain was rewritten")
                 }
-            } else if entry.seq == 1, entry.previous != DigestEntry.genesis {
-                problems.append("entry 1: does not start from the genesis link")
             }
             previous = entry
         }
@@ -116,13 +120,17 @@ public struct DigestLog: Sendable {
         public let description: String
     }
 
-    /// The signing key, created (exclusively, mode 0600) when there is none.
+    /// The signing key, created (exclusively, mode 0600) when there is none — but never next to
+    /// an existing log: a new key there would quietly start a new line of signatures.
     public func signingKey() throws -> Curve25519.Signing.PrivateKey {
         if let data = FileManager.default.contents(atPath: keyPath) {
             guard let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: data) else {
                 throw Failure(description: "\(keyPath) is not a 32-byte Ed25519 key")
             }
             return key
+        }
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw Failure(description: "\(keyPath) is missing but \(path) exists: restore the key; a new one would not verify the log")
         }
         let key = Curve25519.Signing.PrivateKey()
         try FileManager.default.createDirectory(atPath: (keyPath as NSString).deletingLastPathComponent,
@@ -168,7 +176,7 @@ public struct DigestLog: Sendable {
         let key = try signingKey()
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        var entry = DigestEntry(seq: (last?.seq ?? 0) + 1, recordedAt: formatter.string(from: Date()), auditHeadSeq: auditHeadSeq,
+        var entry = DigestEntry(seq: (last?.seq ?? 0) &+ 1, recordedAt: formatter.string(from: Date()), auditHeadSeq: auditHeadSeq,
                                 auditHeadDigest: auditHeadDigest, previous: last?.link ?? DigestEntry.genesis, signature: "")
         entry.signature = try key.signature(for: Data(entry.signedText.utf8)).base64EncodedString()
         var line = try DigestExport.encoder.encode(entry)

@@ -65,6 +65,10 @@ struct Digest: ParsableCommand {
                 print("Intact: \(export.entries.count) entries, signatures valid, links unbroken.")
                 if let head { print("Latest: entry \(head.seq) at \(head.recordedAt), audit chain head \(head.auditHeadSeq) \(head.auditHeadDigest)") }
                 print("Public key: \(export.publicKey)")
+                if publicKey == nil {
+                    print("Note: checked with the key the file carries. Pass --public-key with the key you recorded earlier:")
+                    print("anyone can sign a whole new log with a key of their own.")
+                }
             } else {
                 print("NOT intact:")
                 for problem in problems { print("  \(problem)") }

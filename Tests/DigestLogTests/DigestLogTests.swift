@@ -44,6 +44,18 @@ import Testing
         #expect(dropped.problems().contains("entry 3: follows entry 1 (entries missing)"))
         #expect(dropped.problems().contains("entry 3: does not link to entry 1"))
 
+        var headless = export
+        headless.entries.removeFirst()
+        #expect(headless.problems().first?.contains("does not start at entry 1") == true, "\(headless.problems())")
+
+        var empty = export
+        empty.entries = []
+        #expect(empty.problems() == ["the log has no entries"])
+
+        var overflow = export
+        overflow.entries[0].seq = Int.max
+        #expect(!overflow.problems().isEmpty, "huge numbers are problems, not crashes")
+
         var reordered = export
         reordered.entries.swapAt(1, 2)
         #expect(!reordered.problems().isEmpty)
@@ -57,6 +69,13 @@ import Testing
         forged.publicKey = key.publicKey.rawRepresentation.base64EncodedString()
         forged.entries[2].signature = try key.signature(for: Data(forged.entries[2].signedText.utf8)).base64EncodedString()
         #expect(forged.problems().contains("entry 1: the signature does not verify"), "re-signing one entry needs the key of all")
+    }
+
+    @Test func noNewKeyNextToAnExistingLog() throws {
+        let log = try freshLog()
+        _ = try threeEntries(log)
+        try FileManager.default.removeItem(atPath: log.keyPath)
+        #expect(throws: DigestLog.Failure.self) { try log.signingKey() }
     }
 
     @Test func aDamagedFileIsAnError() throws {

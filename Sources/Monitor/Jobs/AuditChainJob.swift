@@ -72,7 +72,7 @@ public struct AuditChainJob: MonitorJob {
             findings += try await compare(known: known, headSeq: headSeq, context: context)
         }
         let full = state.lastFullVerification.map { Date().timeIntervalSince($0) >= fullVerificationInterval.timeInterval } ?? true
-        let from = full ? nil : state.head.map { $0.seq + 1 }
+        let from = full ? nil : state.head.map { $0.seq &+ 1 }
         let verification = try await call(context, "SELECT c77_secure_db_verify_audit_chain($1::bigint)::text AS result",
                                           [from.map { .text(String($0)) } ?? .null])
         let breaks = verification["breaks"]?.arrayValue ?? []
@@ -182,6 +182,8 @@ public struct AuditChainJob: MonitorJob {
                 details: ["problems": .array(texts.map(JSONValue.string))], fingerprint: "digest_log:\(kind)"
             ))
         }
+        // A log that cannot be read or does not verify is left as it is, as evidence.
+        guard !problems.contains(where: { $0.kind == "unreadable" || $0.kind == "invalid" }) else { return problems.count }
         guard entries.last.map({ $0.auditHeadSeq != headSeq || $0.auditHeadDigest != headDigest }) ?? true else { return problems.count }
         let entry = try log.append(auditHeadSeq: headSeq, auditHeadDigest: headDigest, after: entries.last)
         context.memory.digest = .init(seq: entry.seq, link: entry.link)
