@@ -215,4 +215,27 @@ import Testing
         #expect(try harness.sql("SELECT count(*) FROM c77_secure_db_operation_audit WHERE operation_type = 'fix_hash'") == "0")
         #expect(try mismatches(harness, "orders")["3"]?.calculated == truth.calculated)
     }
+
+    @Test func aRowWithoutAHashIsTampering() throws {
+        let harness = try DaemonHarness()
+        try seed(harness, "orders", 5)
+        try harness.sql("""
+            BEGIN;
+            SET LOCAL session_replication_role = replica;
+            INSERT INTO shop.orders (customer, amount) VALUES ('ghost', 1);
+            COMMIT;
+            """)
+        try harness.writeConfig(harness.config("""
+            [job.hash_verification]
+            interval = 1h
+            """))
+        let journal = JournalRecorder(harness.journal)
+        defer { journal.stop() }
+        try harness.start()
+        defer { harness.stop() }
+        #expect(eventually(timeout: .seconds(90)) { harness.lastOutcome("hash_verification") == "success" }, "log:\n\(harness.log())")
+        let alerts = try { try journal.sync(); return journal.alerts() }()
+        #expect(alerts.contains { $0["C77_ALERT_TYPE"] == "DATA_TAMPERING" && $0["MESSAGE"]?.contains("1 row(s) of shop.orders have no content hash") == true },
+                "\(alerts.map { $0["MESSAGE"] ?? "" })")
+    }
 }

@@ -52,6 +52,18 @@ public struct HashVerificationJob: MonitorJob {
                 rows += checkpoint.rowsDone
                 mismatches += checkpoint.mismatches
                 unhashed += checkpoint.unhashed
+                if checkpoint.unhashed > 0 {
+                    // Protection hashes every row it admits (and every row it found on
+                    // registration), so a row without a hash was written past it.
+                    await context.alerts.raise(Alert(
+                        type: .dataTampering, severity: .critical,
+                        summary: "\(checkpoint.unhashed) row(s) of \(target.table) have no content hash: written past the protection",
+                        job: name, database: context.database.reachability.database,
+                        schema: target.table.schema, table: target.table.table,
+                        details: ["unhashed_count": .number(Double(checkpoint.unhashed))],
+                        fingerprint: "unhashed:\(target.table)"
+                    ))
+                }
                 if !found.isEmpty, fixMismatches {
                     fixed += try await fix(target.table, found, context: context)
                 }
