@@ -406,6 +406,7 @@ BEGIN
         RETURN OLD;
     END IF;
 
+    -- The cache hit inline (one query per row, no function call); built on a miss.
     SELECT * INTO v_meta FROM @extschema@.c77_secure_db_table_meta WHERE relid = TG_RELID;
     IF NOT FOUND THEN
         v_meta := @extschema@.c77_secure_db_table_meta_for(TG_RELID);

@@ -80,9 +80,8 @@ public struct DigestExport: Sendable, Codable, Equatable {
         }
         var previous: DigestEntry?
         for entry in entries {
-            if let signature = Data(base64Encoded: entry.signature),
-               key.isValidSignature(signature, for: Data(entry.signedText.utf8)) {
-            } else {
+            let signed = Data(base64Encoded: entry.signature).map { key.isValidSignature($0, for: Data(entry.signedText.utf8)) }
+            if signed != true {
                 problems.append("entry \(entry.seq): the signature does not verify")
             }
             if let previous {
@@ -135,13 +134,7 @@ public struct DigestLog: Sendable {
         let key = Curve25519.Signing.PrivateKey()
         try FileManager.default.createDirectory(atPath: (keyPath as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let fd = open(keyPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Failure(description: "cannot create \(keyPath): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let raw = [UInt8](key.rawRepresentation)
-        guard write(fd, raw, raw.count) == raw.count, fsync(fd) == 0 else {
-            throw Failure(description: "cannot write \(keyPath): \(String(cString: strerror(errno)))")
-        }
+        try Self.writeSynced(key.rawRepresentation, to: keyPath, flags: O_CREAT | O_EXCL)
         return key
     }
 
@@ -181,13 +174,19 @@ public struct DigestLog: Sendable {
         entry.signature = try key.signature(for: Data(entry.signedText.utf8)).base64EncodedString()
         var line = try DigestExport.encoder.encode(entry)
         line.append(UInt8(ascii: "\n"))
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        try Self.writeSynced(line, to: path, flags: O_CREAT | O_APPEND)
+        return entry
+    }
+
+    /// Writes `data` to `path` (mode 0600, opened with `flags` besides write-only) and syncs it
+    /// to disk before returning.
+    private static func writeSynced(_ data: Data, to path: String, flags: Int32) throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC | flags, 0o600)
         guard fd >= 0 else { throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == line.count, fsync(fd) == 0 else {
-            throw Failure(description: "cannot append to \(path): \(String(cString: strerror(errno)))")
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == data.count, fsync(fd) == 0 else {
+            throw Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))")
         }
-        return entry
     }
 }
