@@ -212,9 +212,10 @@ public final class ThrowawayCluster: Sendable {
         return (exitStatus, output, errorOutput)
     }
 
-    /// The PostgreSQL server binaries: `pg_config --bindir`, else Debian's PostgreSQL 15 location.
+    /// The PostgreSQL server binaries: `$PG_CONFIG --bindir` (as in PGXS), else `pg_config
+    /// --bindir`, else Debian's PostgreSQL 15 location.
     private static func binDirectory() throws -> String {
-        let candidates = ["/usr/bin/pg_config", "/usr/local/bin/pg_config"]
+        let candidates = [ProcessInfo.processInfo.environment["PG_CONFIG"], "/usr/bin/pg_config", "/usr/local/bin/pg_config"].compactMap { $0 }
         if let pgConfig = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }),
            let result = try? run(pgConfig, ["--bindir"], scratch: NSTemporaryDirectory()), result.status == 0 {
             let dir = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
