@@ -212,7 +212,9 @@ END
 $$;
 
 -- Retention now removes only a sealed prefix of the chain (sealing what it can first), and
--- records an anchor before it removes anything. Unsealed rows are never removed.
+-- records an anchor before it removes anything. Unsealed rows are never removed. Its own audit
+-- row names the anchor (anchor_seq, anchor_digest), so an anchor that no purge recorded — rows
+-- deleted and an anchor forged to hide the gap — is told apart from a purge (the daemon checks).
 CREATE OR REPLACE FUNCTION c77_secure_db_purge_audit(p_before timestamptz, p_batch_size integer DEFAULT 10000) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, @extschema@, pg_temp
@@ -253,7 +255,8 @@ BEGIN
     END IF;
     PERFORM @extschema@.c77_secure_db_audit(gen_random_uuid(), NULL, NULL, 'purge_audit', true, NULL, v_started,
                                             p_details => jsonb_build_object('before', p_before, 'deleted_count', v_deleted,
-                                                                            'anchor_seq', v_last.seal_seq));
+                                                                            'anchor_seq', v_last.seal_seq,
+                                                                            'anchor_digest', v_last.chain_digest));
     RETURN jsonb_build_object('success', true, 'deleted_count', v_deleted, 'before', p_before, 'anchor_seq', v_last.seal_seq,
                               'timestamp', now());
 END

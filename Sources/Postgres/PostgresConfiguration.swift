@@ -16,16 +16,20 @@ public struct PostgresConfiguration: Sendable {
     public var statementTimeout: Duration?
     /// Reported in `pg_stat_activity`, unless the conninfo or `PGAPPNAME` sets `application_name`.
     public var applicationName: String
+    /// Statements run on every new connection, after ``statementTimeout`` is applied (e.g. to
+    /// pin `search_path`). A failing one fails the connection.
+    public var sessionSetup: [String]
 
     /// Creates a configuration.
     public init(
         conninfo: String, passwordFile: String? = nil, connectTimeout: Duration? = nil,
-        statementTimeout: Duration? = nil, applicationName: String = "c77-secure-dbd"
+        statementTimeout: Duration? = nil, applicationName: String = "c77-secure-dbd", sessionSetup: [String] = []
     ) {
         self.conninfo = conninfo
         self.passwordFile = passwordFile
         self.connectTimeout = connectTimeout
         self.statementTimeout = statementTimeout
         self.applicationName = applicationName
+        self.sessionSetup = sessionSetup
     }
 }

@@ -81,6 +81,9 @@ final class PostgresSession {
         if let statementTimeout = configuration.statementTimeout {
             _ = try run("SELECT set_config('statement_timeout', $1, false)", [.text(String(Self.milliseconds(statementTimeout)))])
         }
+        for statement in configuration.sessionSetup {
+            _ = try run(statement, [])
+        }
         let info = (serverVersion: Int(PQserverVersion(connection)), backendPID: PQbackendPID(connection))
         logger.debug("connected to PostgreSQL", metadata: [
             "db": .string(String(cString: PQdb(connection))), "user": .string(String(cString: PQuser(connection))),

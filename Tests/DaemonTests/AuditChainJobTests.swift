@@ -154,4 +154,54 @@ import Testing
         alerts = try tampering(journal, since: mark)
         #expect(alerts.contains { $0["MESSAGE"]?.contains("shorter than when it was last seen") == true }, "\(alerts)")
     }
+
+    @Test func aPurgeIsAcceptedAndAForgedAnchorIsCaught() throws {
+        let harness = try DaemonHarness()
+        try write(harness, 10)
+        // Old enough for retention, backdated before they are sealed.
+        try harness.sql("UPDATE c77_secure_db_operation_audit SET created_at = created_at - interval '2 hours'")
+        let journal = try start(harness, fullVerification: "1d")
+        defer { harness.stop(); journal.stop() }
+        _ = try harness.runAndWait("audit_chain")
+
+        // Retention through the purge function: its anchor is on record, nothing is raised.
+        let mark = journal.mark
+        let sealed = Int(try harness.sql("SELECT count(*) FROM c77_secure_db_operation_audit")) ?? 0
+        #expect(try harness.sql("SELECT c77_secure_db_purge_audit(now() - interval '1 hour') ->> 'anchor_seq'") == "\(sealed)")
+        try write(harness, 5)
+        let run = try harness.runAndWait("audit_chain")
+        #expect(try tampering(journal, since: mark).isEmpty, "\(run)")
+
+        // A superuser deletes the start of the chain and forges an anchor where it now starts:
+        // the chain verifies in itself, but no purge recorded that anchor.
+        try harness.sql("""
+            INSERT INTO c77_secure_db_audit_anchors (seal_seq, chain_digest, removed_rows)
+            SELECT seal_seq, chain_digest, 3 FROM c77_secure_db_operation_audit WHERE seal_seq = \(sealed + 3);
+            DELETE FROM c77_secure_db_operation_audit WHERE seal_seq <= \(sealed + 3);
+            """)
+        #expect(try harness.sql("SELECT c77_secure_db_verify_audit_chain() ->> 'valid'") == "true", "consistent in itself")
+        _ = try harness.runAndWait("audit_chain")
+        let alerts = try tampering(journal, since: mark)
+        #expect(alerts.count == 1, "\(alerts)")
+        #expect(alerts.first?["MESSAGE"]?.contains("Audit rows up to position \(sealed + 3) were removed outside c77_secure_db_purge_audit()") == true, "\(alerts)")
+    }
+
+    @Test func aShadowingFunctionOnTheMonitorsSearchPathIsNeverCalled() throws {
+        let harness = try DaemonHarness()
+        try write(harness, 3)
+        // Whoever can create functions in a schema that the daemon's role searches first.
+        try harness.sql("""
+            CREATE SCHEMA trap;
+            CREATE FUNCTION trap.c77_secure_db_seal_audit(integer) RETURNS jsonb LANGUAGE sql
+                AS $$ SELECT '{"success": true, "sealed": 0, "head_seq": 0, "head_digest": "forged"}'::jsonb $$;
+            GRANT USAGE ON SCHEMA trap TO \(harness.monitorRole);
+            ALTER ROLE \(harness.monitorRole) SET search_path = trap, public;
+            """)
+        let journal = try start(harness, fullVerification: "1d")
+        defer { harness.stop(); journal.stop() }
+        let run = try harness.runAndWait("audit_chain")
+        #expect(try harness.sql("SELECT count(*) FROM c77_secure_db_operation_audit WHERE seal_seq IS NULL") == "0",
+                "the extension's own function sealed the rows: \(run)")
+        #expect("\(run["figures"]?["head_seq"]?.intValue ?? -1)" == (try harness.sql("SELECT count(*) FROM c77_secure_db_operation_audit")), "\(run)")
+    }
 }

@@ -8,7 +8,18 @@ extension DaemonConfiguration {
             conninfo: database.conninfo,
             passwordFile: database.passwordFile,
             connectTimeout: database.connectTimeout,
-            statementTimeout: database.statementTimeout
+            statementTimeout: database.statementTimeout,
+            sessionSetup: [Self.pinSearchPath]
         )
     }
+
+    /// Pins the session's `search_path` to `pg_catalog`, the extension's schema and `pg_temp`,
+    /// so that the daemon's unqualified calls (`c77_secure_db_verify_range(…)`) cannot be
+    /// shadowed by a same-named function or table in a schema its role's path lists first.
+    /// Without the extension the path is left as it is (the health check reports it missing).
+    static let pinSearchPath = """
+        SELECT pg_catalog.set_config('search_path', 'pg_catalog, ' || pg_catalog.quote_ident(n.nspname) || ', pg_temp', false)
+        FROM pg_catalog.pg_extension AS e JOIN pg_catalog.pg_namespace AS n ON n.oid = e.extnamespace
+        WHERE e.extname = 'c77_secure_db'
+        """
 }

@@ -71,6 +71,11 @@ public struct AuditChainJob: MonitorJob {
         if let known = state.head {
             findings += try await compare(known: known, headSeq: headSeq, context: context)
         }
+        let anchor = try await newestAnchor(context)
+        if anchor != state.anchor, let anchor {
+            findings += try await checkPurged(anchor: anchor, context: context)
+        }
+        state.anchor = anchor
         let full = state.lastFullVerification.map { Date().timeIntervalSince($0) >= fullVerificationInterval.timeInterval } ?? true
         let from = full ? nil : state.head.map { $0.seq &+ 1 }
         let verification = try await call(context, "SELECT c77_secure_db_verify_audit_chain($1::bigint)::text AS result",
@@ -134,6 +139,39 @@ public struct AuditChainJob: MonitorJob {
             details: ["known_seq": .number(Double(known.seq)), "known_digest": .string(known.digest),
                       "head_seq": .number(Double(headSeq))],
             fingerprint: "audit_chain_head:\(known.seq):\(problem.kind)"
+        ))
+        return 1
+    }
+
+    /// The newest purge anchor, where the chain now starts; nil before any purge.
+    private func newestAnchor(_ context: JobContext) async throws -> AuditChainState.Head? {
+        let row = try await context.database.withConnection { connection in
+            try await connection.query(
+                "SELECT seal_seq, chain_digest FROM c77_secure_db_audit_anchors ORDER BY seal_seq DESC LIMIT 1"
+            ).first
+        }
+        guard let row, let seq = Int(try row.string("seal_seq")) else { return nil }
+        return .init(seq: seq, digest: try row.string("chain_digest"))
+    }
+
+    /// A new anchor must be one that `c77_secure_db_purge_audit()` recorded: its own audit row,
+    /// sealed after the anchor, names it. Otherwise sealed rows were deleted and an anchor was
+    /// forged so that the rest of the chain verifies from there. Returns the number of findings.
+    private func checkPurged(anchor: AuditChainState.Head, context: JobContext) async throws -> Int {
+        let recorded = try await context.database.withConnection { connection in
+            try await connection.query("""
+                SELECT EXISTS (SELECT 1 FROM c77_secure_db_operation_audit
+                               WHERE operation_type = 'purge_audit' AND success AND seal_seq > $1::bigint
+                                 AND details ->> 'anchor_seq' = $1::bigint::text AND details ->> 'anchor_digest' = $2) AS recorded
+                """, [.text(String(anchor.seq)), .text(anchor.digest)]).first?.bool("recorded")
+        } ?? false
+        guard !recorded else { return 0 }
+        await context.alerts.raise(Alert(
+            type: .dataTampering, severity: .critical,
+            summary: "Audit rows up to position \(anchor.seq) were removed outside c77_secure_db_purge_audit(): no purge recorded the anchor the chain now starts from",
+            job: name, database: context.database.reachability.database, table: "c77_secure_db_audit_anchors",
+            details: ["anchor_seq": .number(Double(anchor.seq)), "anchor_digest": .string(anchor.digest)],
+            fingerprint: "audit_chain_anchor:\(anchor.seq)"
         ))
         return 1
     }
@@ -217,10 +255,12 @@ struct AuditChainState: Sendable, Codable, Equatable {
     }
 
     var head: Head?
+    /// The newest purge anchor seen (and checked).
+    var anchor: Head?
     var lastFullVerification: Date?
 
     enum CodingKeys: String, CodingKey {
-        case head
+        case head, anchor
         case lastFullVerification = "last_full_verification"
     }
 }
