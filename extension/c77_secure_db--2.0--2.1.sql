@@ -44,10 +44,9 @@ GRANT SELECT ON c77_secure_db_audit_anchors TO c77_secure_db_admin, c77_secure_d
 CREATE FUNCTION c77_secure_db_audit_row_digest(a c77_secure_db_operation_audit) RETURNS text
 LANGUAGE sql STABLE
 AS $$
-    SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(ROW(a.id, a.operation_id, a.schema_name, a.table_name,
+    SELECT @extschema@.c77_secure_db_row_hash(ROW(a.id, a.operation_id, a.schema_name, a.table_name,
            a.operation_type, a.record_id, a.content_hash, a.success, a.error_message, a.execution_time_ms, a.user_name,
-           a.rbac_user_id, a.required_feature, a.client_addr, a.application_name, a.details, a.created_at)::pg_catalog.text,
-           'UTF8')), 'hex')
+           a.rbac_user_id, a.required_feature, a.client_addr, a.application_name, a.details, a.created_at))
 $$;
 
 -- The chain digest that follows p_previous for a row whose digest is p_row.

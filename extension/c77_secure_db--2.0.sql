@@ -205,6 +205,13 @@ $$;
 -- indexes, triggers, policies and rules call that are owned by a non-superuser and run with
 -- their caller's rights: the write path runs as the extension's (superuser) owner and would
 -- run them with superuser rights, so it refuses such tables (unsafe_functions).
+-- SHA-256 (lower-case hex) of the UTF-8 bytes of a record's text output: exactly
+-- encode(sha256(convert_to(r::text, 'UTF8')), 'hex'), computed in C (c77_secure_db.c) in one
+-- call per row. Callers fix the settings the text output depends on; see HASHING.md.
+CREATE FUNCTION c77_secure_db_row_hash(record) RETURNS text
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'c77_secure_db_row_hash';
+
 CREATE FUNCTION c77_secure_db_table_meta_for(p_relid oid) RETURNS c77_secure_db_table_meta
 LANGUAGE plpgsql
 SET search_path = pg_catalog, @extschema@, pg_temp
@@ -256,9 +263,9 @@ BEGIN
 
     -- The row's own text output with every column that is not hashed set to NULL; see HASHING.md.
     SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum) FILTER (WHERE h.hashed), '{}'),
-           'encode(sha256(convert_to(ROW('
+           '@extschema@.c77_secure_db_row_hash(ROW('
            || coalesce(string_agg(CASE WHEN h.hashed THEN format('(@ROW@).%I', a.attname) ELSE 'NULL' END, ', ' ORDER BY a.attnum), '')
-           || ')::text, ''UTF8'')), ''hex'')',
+           || '))',
            jsonb_object_agg(a.attname, NULL) FILTER (WHERE NOT h.hashed AND a.attname::text <> ALL (v_security))
     INTO v_meta.hash_columns, v_meta.hash_expression, v_meta.hash_null_patch
     FROM pg_attribute a
@@ -430,7 +437,7 @@ BEGIN
         IF v_meta.has_created_at THEN v_hashed.created_at := NULL; END IF;
         IF v_meta.has_updated_at THEN v_hashed.updated_at := NULL; END IF;
         IF v_meta.has_deleted_at THEN v_hashed.deleted_at := NULL; END IF;
-        NEW.content_hash := encode(sha256(convert_to(v_hashed::text, 'UTF8')), 'hex');
+        NEW.content_hash := @extschema@.c77_secure_db_row_hash(v_hashed);
         IF v_meta.has_hash_version THEN NEW.hash_version := 1; END IF;
     END IF;
     RETURN NEW;
@@ -1752,6 +1759,9 @@ END
 $grants$;
 
 GRANT SELECT ON c77_secure_db_secure_schemas, c77_secure_db_operation_audit TO c77_secure_db_readonly, c77_secure_db_monitor;
+
+-- Pure computation, so that anyone can recompute a hash.
+GRANT EXECUTE ON FUNCTION c77_secure_db_row_hash(record) TO PUBLIC;
 
 -- The event triggers run as whoever issues DDL; these are what they call.
 GRANT EXECUTE ON FUNCTION

@@ -34,7 +34,7 @@ struct DemoBinaries {
     }
 
     func startDaemon(configPath: String, logPath: String) throws -> Process {
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: daemonPath)
@@ -64,44 +64,36 @@ struct DemoBinaries {
     }
 }
 
-/// Copies the extension's files into PostgreSQL's sharedir when they are not there yet.
+/// Builds and installs the extensions from the checkout's extension/ folder (PGXS `make
+/// install`, which skips what is up to date), or checks that they are installed already.
 enum ExtensionInstaller {
     static func ensureInstalled(extensionDirectory: String?) throws {
-        let sharedir = try run("pg_config", ["--sharedir"]).trimmingCharacters(in: .whitespacesAndNewlines) + "/extension"
         guard let source = extensionDirectory else {
+            let sharedir = try run("pg_config", ["--sharedir"]).output.trimmingCharacters(in: .whitespacesAndNewlines) + "/extension"
             guard FileManager.default.fileExists(atPath: sharedir + "/c77_secure_db.control") else {
                 throw DemoError("the c77_secure_db extension is not installed and no extension/ folder was found; run `make -C extension install`")
             }
             detail("using the installed extension in \(sharedir)")
             return
         }
-        let files = try FileManager.default.contentsOfDirectory(atPath: source)
-            .filter { $0.hasSuffix(".control") || ($0.hasSuffix(".sql") && $0.contains("--")) }
-        for file in files.sorted() {
-            let target = sharedir + "/" + file
-            let sourcePath = source + "/" + file
-            if FileManager.default.contentsEqual(atPath: sourcePath, andPath: target) { continue }
-            do {
-                if FileManager.default.fileExists(atPath: target) { try FileManager.default.removeItem(atPath: target) }
-                try FileManager.default.copyItem(atPath: sourcePath, toPath: target)
-                detail("installed \(target)")
-            } catch {
-                throw DemoError("cannot install \(file) into \(sharedir) (\(error.localizedDescription)); run `sudo make -C extension install` once")
-            }
+        let make = try run("make", ["-s", "-C", source, "install"])
+        guard make.status == 0 else {
+            throw DemoError("`make -C \(source) install` failed (run `sudo make -C extension install` once):\n\(make.output)")
         }
+        detail("installed the extensions from \(source)")
     }
 
-    private static func run(_ command: String, _ arguments: [String]) throws -> String {
+    private static func run(_ command: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [command] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
+        process.standardError = pipe
         try process.run()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw DemoError("\(command) failed; is PostgreSQL installed?") }
-        return output
+        return (process.terminationStatus, output)
     }
 }
 

@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(35);
+SELECT plan(41);
 
 CREATE SCHEMA h;
 SELECT c77_secure_db_manage_secure_schemas('add', 'h');
@@ -23,8 +23,13 @@ SELECT is(c77_secure_db_calculate_content_hash('h', 't',
           encode(sha256(convert_to($$(2,"say ""hi"", (x)","","2025-01-26 10:30:00+00",,0.1,,"\\x00ff",,,,,)$$, 'UTF8')), 'hex'),
           'quoting, empty string, timestamptz in UTC and bytea in hex, byte for byte');
 SELECT is((SELECT hash_expression FROM c77_secure_db_table_meta WHERE relid = 'h.t'::regclass),
-          $$encode(sha256(convert_to(ROW((@ROW@).id, (@ROW@).a, (@ROW@).b, (@ROW@).ts, (@ROW@).d, (@ROW@).f, (@ROW@).iv, (@ROW@).raw, NULL, NULL, NULL, NULL, NULL)::text, 'UTF8')), 'hex')$$,
+          $$public.c77_secure_db_row_hash(ROW((@ROW@).id, (@ROW@).a, (@ROW@).b, (@ROW@).ts, (@ROW@).d, (@ROW@).f, (@ROW@).iv, (@ROW@).raw, NULL, NULL, NULL, NULL, NULL))$$,
           'the cached hash expression is the documented one');
+-- The C row hash is exactly the SQL expression HASHING.md gives, whatever the row holds.
+SELECT is(c77_secure_db_row_hash(r), encode(sha256(convert_to(r::text, 'UTF8')), 'hex'), 'the C row hash equals the SQL expression, row ' || n)
+FROM (VALUES (1, ROW(1, 'plain')), (2, ROW(NULL::int, '')), (3, ROW(2, 'quote " comma , paren ) backslash \\ ' || chr(10))),
+             (4, ROW(3, 'ünïcödé ✓ 𝄞')), (5, ROW(4, repeat('long', 5000)))) AS v(n, r);
+SELECT is(c77_secure_db_row_hash(NULL::record), NULL, 'a NULL row has no hash');
 SELECT isnt(c77_secure_db_calculate_content_hash('h', 't', '{"id": 1, "a": ""}'),
             c77_secure_db_calculate_content_hash('h', 't', '{"id": 1, "a": null}'), 'NULL and empty string differ');
 SELECT isnt(c77_secure_db_calculate_content_hash('h', 't', '{"id": 1, "a": "x,\"b\"=''y''"}'),
