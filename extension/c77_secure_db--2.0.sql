@@ -140,7 +140,7 @@ CREATE TABLE c77_secure_db_table_meta (
     has_deleted_at   boolean NOT NULL,
     hash_columns     text[] NOT NULL,   -- in table order
     hash_expression  text NOT NULL,     -- over the placeholder @ROW@
-    hash_null_patch  jsonb,             -- {"col": null} for excluded columns that are not security columns
+    hash_nulled      smallint[] NOT NULL, -- attribute numbers of the columns hashed as NULL
     unsafe_functions text               -- see c77_secure_db_table_meta_for
 );
 CREATE INDEX c77_secure_db_table_meta_name_idx ON c77_secure_db_table_meta (schema_name, table_name);
@@ -212,6 +212,12 @@ CREATE FUNCTION c77_secure_db_row_hash(record) RETURNS text
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'c77_secure_db_row_hash';
 
+-- The same with the columns numbered in p_nulled (attnums) hashed as NULL: what the write
+-- path stores for a row, with no copy of it and no domain check on the nulled columns.
+CREATE FUNCTION c77_secure_db_row_hash(record, p_nulled smallint[]) RETURNS text
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'c77_secure_db_row_hash';
+
 CREATE FUNCTION c77_secure_db_table_meta_for(p_relid oid) RETURNS c77_secure_db_table_meta
 LANGUAGE plpgsql
 SET search_path = pg_catalog, @extschema@, pg_temp
@@ -266,8 +272,8 @@ BEGIN
            '@extschema@.c77_secure_db_row_hash(ROW('
            || coalesce(string_agg(CASE WHEN h.hashed THEN format('(@ROW@).%I', a.attname) ELSE 'NULL' END, ', ' ORDER BY a.attnum), '')
            || '))',
-           jsonb_object_agg(a.attname, NULL) FILTER (WHERE NOT h.hashed AND a.attname::text <> ALL (v_security))
-    INTO v_meta.hash_columns, v_meta.hash_expression, v_meta.hash_null_patch
+           coalesce(array_agg(a.attnum ORDER BY a.attnum) FILTER (WHERE NOT h.hashed), '{}')
+    INTO v_meta.hash_columns, v_meta.hash_expression, v_meta.hash_nulled
     FROM pg_attribute a
     CROSS JOIN LATERAL (SELECT a.attgenerated = '' AND NOT (a.attname::text = ANY (v_excluded)) AS hashed) AS h
     WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped;
@@ -290,7 +296,7 @@ BEGIN
         pk_column = EXCLUDED.pk_column, pk_type = EXCLUDED.pk_type, has_content_hash = EXCLUDED.has_content_hash,
         has_hash_version = EXCLUDED.has_hash_version, has_created_at = EXCLUDED.has_created_at,
         has_updated_at = EXCLUDED.has_updated_at, has_deleted_at = EXCLUDED.has_deleted_at,
-        hash_columns = EXCLUDED.hash_columns, hash_expression = EXCLUDED.hash_expression, hash_null_patch = EXCLUDED.hash_null_patch,
+        hash_columns = EXCLUDED.hash_columns, hash_expression = EXCLUDED.hash_expression, hash_nulled = EXCLUDED.hash_nulled,
         unsafe_functions = EXCLUDED.unsafe_functions;
     RETURN v_meta;
 END
@@ -376,7 +382,6 @@ DECLARE
     v_token uuid;
     v_kind text;
     v_meta @extschema@.c77_secure_db_table_meta;
-    v_hashed record;
 BEGIN
     IF v_setting IS NOT NULL THEN
         BEGIN
@@ -427,17 +432,7 @@ BEGIN
         IF v_meta.has_updated_at AND v_kind <> 'rehash' THEN NEW.updated_at := now(); END IF;
     END IF;
     IF v_meta.has_content_hash THEN
-        IF v_meta.hash_null_patch IS NULL THEN
-            v_hashed := NEW;
-        ELSE
-            v_hashed := jsonb_populate_record(NEW, v_meta.hash_null_patch);
-        END IF;
-        v_hashed.content_hash := NULL;
-        IF v_meta.has_hash_version THEN v_hashed.hash_version := NULL; END IF;
-        IF v_meta.has_created_at THEN v_hashed.created_at := NULL; END IF;
-        IF v_meta.has_updated_at THEN v_hashed.updated_at := NULL; END IF;
-        IF v_meta.has_deleted_at THEN v_hashed.deleted_at := NULL; END IF;
-        NEW.content_hash := @extschema@.c77_secure_db_row_hash(v_hashed);
+        NEW.content_hash := @extschema@.c77_secure_db_row_hash(NEW, v_meta.hash_nulled);
         IF v_meta.has_hash_version THEN NEW.hash_version := 1; END IF;
     END IF;
     RETURN NEW;
@@ -1761,7 +1756,7 @@ $grants$;
 GRANT SELECT ON c77_secure_db_secure_schemas, c77_secure_db_operation_audit TO c77_secure_db_readonly, c77_secure_db_monitor;
 
 -- Pure computation, so that anyone can recompute a hash.
-GRANT EXECUTE ON FUNCTION c77_secure_db_row_hash(record) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION c77_secure_db_row_hash(record), c77_secure_db_row_hash(record, smallint[]) TO PUBLIC;
 
 -- The event triggers run as whoever issues DDL; these are what they call.
 GRANT EXECUTE ON FUNCTION

@@ -10,6 +10,11 @@
  * which makes verification of big tables about twice as fast; the result is identical, so
  * hashes stay checkable with nothing but SQL (or any SHA-256 tool).
  *
+ * With a second argument, the listed columns (attribute numbers) are hashed as NULL: the
+ * security columns and any excluded ones. That is the text output of a copy of the row with
+ * those columns set to NULL, built as a tuple, so no domain constraint of theirs is checked
+ * and the write path needs no copy of the row in PL/pgSQL.
+ *
  * Like the SQL expression, the text output depends on DateStyle, TimeZone, IntervalStyle,
  * extra_float_digits and bytea_output: callers fix them (see the SET clauses of the
  * extension's functions).
@@ -20,10 +25,15 @@
 
 #include <openssl/evp.h>
 
+#include "access/htup_details.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/typcache.h"
 
 PG_MODULE_MAGIC;
 
@@ -47,14 +57,57 @@ prepare_digest(void)
 }
 
 /*
- * c77_secure_db_row_hash(record) returns text
+ * The row with the columns numbered in "nulled" set to NULL, as a new composite datum.
+ */
+static Datum
+row_with_nulls(HeapTupleHeader row, ArrayType *nulled)
+{
+	Oid			type = HeapTupleHeaderGetTypeId(row);
+	int32		typmod = HeapTupleHeaderGetTypMod(row);
+	TupleDesc	desc = lookup_rowtype_tupdesc(type, typmod);
+	HeapTupleData tuple;
+	Datum	   *values = palloc(desc->natts * sizeof(Datum));
+	bool	   *isnull = palloc(desc->natts * sizeof(bool));
+	Datum	   *attnums;
+	bool	   *attnum_nulls;
+	int			count;
+	HeapTuple	result;
+
+	if (ARR_NDIM(nulled) > 1 || ARR_ELEMTYPE(nulled) != INT2OID)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("the columns to hash as NULL must be a one-dimensional smallint[]")));
+	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+	ItemPointerSetInvalid(&(tuple.t_self));
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = row;
+	heap_deform_tuple(&tuple, desc, values, isnull);
+
+	deconstruct_array(nulled, INT2OID, sizeof(int16), true, TYPALIGN_SHORT, &attnums, &attnum_nulls, &count);
+	for (int i = 0; i < count; i++)
+	{
+		int			attnum = attnum_nulls[i] ? 0 : DatumGetInt16(attnums[i]);
+
+		if (attnum < 1 || attnum > desc->natts)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							errmsg("column number %d is not a column of the row", attnum)));
+		isnull[attnum - 1] = true;
+	}
+	result = heap_form_tuple(desc, values, isnull);
+	ReleaseTupleDesc(desc);
+	return HeapTupleGetDatum(result);
+}
+
+/*
+ * c77_secure_db_row_hash(record [, nulled smallint[]]) returns text
  *
- * Lower-case hex SHA-256 of convert_to(record::text, 'UTF8'); NULL for a NULL record.
+ * Lower-case hex SHA-256 of convert_to(record::text, 'UTF8'), with the columns in "nulled"
+ * taken as NULL; NULL for a NULL record (the function is STRICT).
  */
 Datum
 c77_secure_db_row_hash(PG_FUNCTION_ARGS)
 {
 	FmgrInfo   *record_out = (FmgrInfo *) fcinfo->flinfo->fn_extra;
+	Datum		row = PG_GETARG_DATUM(0);
 	char	   *textual;
 	char	   *utf8;
 	unsigned char digest[EVP_MAX_MD_SIZE];
@@ -71,7 +124,9 @@ c77_secure_db_row_hash(PG_FUNCTION_ARGS)
 	}
 	prepare_digest();
 
-	textual = OutputFunctionCall(record_out, PG_GETARG_DATUM(0));
+	if (PG_NARGS() > 1)
+		row = row_with_nulls(PG_GETARG_HEAPTUPLEHEADER(0), PG_GETARG_ARRAYTYPE_P(1));
+	textual = OutputFunctionCall(record_out, row);
 	utf8 = pg_server_to_any(textual, strlen(textual), PG_UTF8);
 
 	if (EVP_DigestInit_ex2(sha256_ctx, sha256_md, NULL) != 1

@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(41);
+SELECT plan(45);
 
 CREATE SCHEMA h;
 SELECT c77_secure_db_manage_secure_schemas('add', 'h');
@@ -30,6 +30,10 @@ SELECT is(c77_secure_db_row_hash(r), encode(sha256(convert_to(r::text, 'UTF8')),
 FROM (VALUES (1, ROW(1, 'plain')), (2, ROW(NULL::int, '')), (3, ROW(2, 'quote " comma , paren ) backslash \\ ' || chr(10))),
              (4, ROW(3, 'ünïcödé ✓ 𝄞')), (5, ROW(4, repeat('long', 5000)))) AS v(n, r);
 SELECT is(c77_secure_db_row_hash(NULL::record), NULL, 'a NULL row has no hash');
+SELECT is(c77_secure_db_row_hash(ROW(1, 'a', 3), '{2}'), c77_secure_db_row_hash(ROW(1, NULL::text, 3)),
+          'the listed columns are hashed as NULL');
+SELECT throws_ok($$SELECT c77_secure_db_row_hash(ROW(1, 'a'), '{3}')$$, '22023', 'column number 3 is not a column of the row',
+                 'a column number out of range is refused');
 SELECT isnt(c77_secure_db_calculate_content_hash('h', 't', '{"id": 1, "a": ""}'),
             c77_secure_db_calculate_content_hash('h', 't', '{"id": 1, "a": null}'), 'NULL and empty string differ');
 SELECT isnt(c77_secure_db_calculate_content_hash('h', 't', '{"id": 1, "a": "x,\"b\"=''y''"}'),
@@ -64,6 +68,15 @@ CREATE TABLE h.p (id bigserial PRIMARY KEY, name text, last_login timestamptz, c
 COMMENT ON COLUMN h.p.content_hash IS '{"exclude_hash_columns": ["last_login", "no_such_column"]}';
 SELECT is(c77_secure_db_calculate_content_hash('h', 'p', '{"id": 1, "name": "n", "last_login": "2025-01-01T00:00:00Z"}'),
           c77_secure_db_calculate_content_hash('h', 'p', '{"id": 1, "name": "n"}'), 'excluded columns do not affect the hash');
+
+-- An excluded column whose domain is NOT NULL does not stop the write path (it is hashed as
+-- NULL without building a row that holds NULL there).
+CREATE DOMAIN h.required_text AS text NOT NULL;
+CREATE TABLE h.dom (id integer PRIMARY KEY, name text, tag h.required_text DEFAULT 'x', content_hash text);
+COMMENT ON COLUMN h.dom.content_hash IS '{"exclude_hash_columns": ["tag"]}';
+SELECT is((c77_secure_db_operation('{"schema_name":"h","table_name":"dom","operation":"insert","data":{"id": 1, "name": "n", "tag": "t"}}')
+           ->> 'success')::boolean, true, 'a NOT NULL domain on an excluded column: the insert succeeds');
+SELECT is((SELECT content_hash FROM h.dom), encode(sha256(convert_to('(1,n,,)', 'UTF8')), 'hex'), 'and stores the documented hash');
 
 -- Freshness: the caller's copy against the stored row.
 SELECT c77_secure_db_operation('{"schema_name":"h","table_name":"p","operation":"insert","data":{"name":"Jane"}}');
