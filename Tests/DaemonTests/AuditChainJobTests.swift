@@ -21,6 +21,8 @@ import Testing
             full_verification_interval = \(fullVerification)
             """))
         try harness.start()
+        // The run at start-up first, so that each `runAndWait` is a run of its own.
+        _ = try harness.waitForRun("audit_chain", after: 0)
         return JournalRecorder(harness.journal)
     }
 

@@ -155,13 +155,15 @@ public struct AuditChainJob: MonitorJob {
     }
 
     /// A new anchor must be one that `c77_secure_db_purge_audit()` recorded: its own audit row,
-    /// sealed after the anchor, names it. Otherwise sealed rows were deleted and an anchor was
-    /// forged so that the rest of the chain verifies from there. Returns the number of findings.
+    /// after the anchor in the chain (or not sealed yet, when the purge committed after this
+    /// run sealed: the next run seals it), names it. Otherwise sealed rows were deleted and an
+    /// anchor was forged so that the rest of the chain verifies from there. Returns the number
+    /// of findings.
     private func checkPurged(anchor: AuditChainState.Head, context: JobContext) async throws -> Int {
         let recorded = try await context.database.withConnection { connection in
             try await connection.query("""
                 SELECT EXISTS (SELECT 1 FROM c77_secure_db_operation_audit
-                               WHERE operation_type = 'purge_audit' AND success AND seal_seq > $1::bigint
+                               WHERE operation_type = 'purge_audit' AND success AND (seal_seq > $1::bigint OR seal_seq IS NULL)
                                  AND details ->> 'anchor_seq' = $1::bigint::text AND details ->> 'anchor_digest' = $2) AS recorded
                 """, [.text(String(anchor.seq)), .text(anchor.digest)]).first?.bool("recorded")
         } ?? false
