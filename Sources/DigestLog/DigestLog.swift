@@ -140,26 +140,44 @@ public struct DigestLog: Sendable {
 
     /// The entries in the file (none when it does not exist). Throws when a line is not an entry.
     public func entries() throws -> [DigestEntry] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        try entries(skipping: 0, limit: Int.max).entries
+    }
+
+    /// At most `limit` entries after the first `skipping` lines of the file, and whether more
+    /// follow; only those lines are decoded, so a long log is read page by page cheaply.
+    /// Throws when one of them is not an entry.
+    public func entries(skipping: Int, limit: Int) throws -> (entries: [DigestEntry], more: Bool) {
+        guard let data = FileManager.default.contents(atPath: path) else { return ([], false) }
+        let lines = data.split(separator: UInt8(ascii: "\n")).filter { !$0.isEmpty }
+        guard skipping < lines.count else { return ([], false) }
+        let end = limit >= lines.count - skipping ? lines.count : skipping + limit
         var entries: [DigestEntry] = []
-        for (index, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
+        for index in max(skipping, 0)..<end {
             do {
-                entries.append(try DigestExport.decoder.decode(DigestEntry.self, from: Data(line)))
+                entries.append(try DigestExport.decoder.decode(DigestEntry.self, from: Data(lines[index])))
             } catch {
                 throw Failure(description: "\(path):\(index + 1): not a digest entry")
             }
         }
-        return entries
+        return (entries, end < lines.count)
     }
 
     /// The file's entries with the public key, ready to ship to write-once storage. Throws
     /// when no key was created yet (nothing was recorded).
     public func export() throws -> DigestExport {
+        try exportPage(skipping: 0, limit: Int.max).export
+    }
+
+    /// One page of the export: the public key and at most `limit` entries after the first
+    /// `skipping`, and whether more follow (`c77-secure-dbctl digest export` asks page by
+    /// page, so a long log never has to fit in one control-socket answer).
+    public func exportPage(skipping: Int, limit: Int) throws -> (export: DigestExport, more: Bool) {
         guard FileManager.default.fileExists(atPath: keyPath) else {
             throw Failure(description: "no digests recorded yet (\(keyPath) does not exist)")
         }
         let publicKey = try signingKey().publicKey.rawRepresentation.base64EncodedString()
-        return DigestExport(publicKey: publicKey, entries: try entries())
+        let page = try entries(skipping: skipping, limit: limit)
+        return (DigestExport(publicKey: publicKey, entries: page.entries), page.more)
     }
 
     /// Appends a signed entry for the audit chain head after `last` (nil: the first entry),

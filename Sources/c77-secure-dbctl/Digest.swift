@@ -18,11 +18,22 @@ struct Digest: ParsableCommand {
         @Option(name: [.short, .long], help: "Write to this file instead of standard output.") var output: String?
 
         func run() throws {
-            let data = try options.send(ControlRequest(cmd: "digest_export"))
-            let text = data.prettyJSON + "\n"
+            // Page by page (the daemon answers at most a few thousand entries at a time).
+            var data = try options.send(ControlRequest(cmd: "digest_export"))
+            var entries = data["entries"]?.arrayValue ?? []
+            while data["more"] == .bool(true) {
+                data = try options.send(ControlRequest(cmd: "digest_export", args: ["skip": .integer(entries.count)]))
+                let page = data["entries"]?.arrayValue ?? []
+                guard !page.isEmpty else { break }
+                entries += page
+            }
+            guard case .object(var whole) = data else { throw ValidationError("the daemon's answer is not an export") }
+            whole["entries"] = .array(entries)
+            whole["more"] = nil
+            let text = JSONValue.object(whole).prettyJSON + "\n"
             if let output {
                 try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
-                let count = data["entries"]?.arrayValue?.count ?? 0
+                let count = entries.count
                 print("Exported \(count) digest entr\(count == 1 ? "y" : "ies") to \(output).")
             } else {
                 print(text, terminator: "")

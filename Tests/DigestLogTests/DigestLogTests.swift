@@ -32,6 +32,17 @@ import Testing
         #expect(roundTrip.problems().isEmpty, "an exported file verifies after a round trip")
     }
 
+    @Test func itIsExportedPageByPage() throws {
+        let log = try freshLog()
+        let whole = try threeEntries(log)
+        let first = try log.exportPage(skipping: 0, limit: 2)
+        #expect(first.export.entries.map(\.seq) == [1, 2] && first.more)
+        let second = try log.exportPage(skipping: 2, limit: 2)
+        #expect(second.export.entries.map(\.seq) == [3] && !second.more)
+        #expect(second.export.publicKey == whole.publicKey)
+        #expect(try log.exportPage(skipping: 3, limit: 2).export.entries.isEmpty)
+    }
+
     @Test func everyEditIsCaught() throws {
         let export = try threeEntries(try freshLog())
 

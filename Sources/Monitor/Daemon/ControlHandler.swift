@@ -42,12 +42,21 @@ struct ControlHandler {
             case .version:
                 return .success(["version": .string(MonitorVersion.current)])
             case .digestExport:
-                return .success(try JSONValue.encoding(DigestLog(stateDirectory: daemon.stateDirectory).export()))
+                // A page: `skip` entries skipped, at most `limit` (1…5000, default 5000) returned.
+                let skip = max(request.args["skip"]?.intValue ?? 0, 0)
+                let limit = min(max(request.args["limit"]?.intValue ?? Self.digestPageLimit, 1), Self.digestPageLimit)
+                let page = try DigestLog(stateDirectory: daemon.stateDirectory).exportPage(skipping: skip, limit: limit)
+                guard case .object(var answer) = try JSONValue.encoding(page.export) else { return .failure("internal error: export") }
+                answer["more"] = .bool(page.more)
+                return .success(.object(answer))
             }
         } catch {
             return .failure("internal error: \(error)")
         }
     }
+
+    /// Entries per `digest_export` answer: far below the control socket's 16 MiB limit.
+    static let digestPageLimit = 5000
 
     private func isAuthorized(_ peer: PeerCredentials) -> Bool {
         var groupID: gid_t?
