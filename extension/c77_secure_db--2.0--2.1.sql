@@ -329,8 +329,8 @@ $$;
 -- Privileges. In 2.1 the monitor (the daemon) writes too, but only through these functions:
 -- it seals audit rows (which adds chain columns and changes no content) and records the digest
 -- log's head. A member of c77_secure_db_monitor who records a false head cannot hide anything:
--- the daemon finds that entry missing from its log and alerts (the remedy is to re-record the
--- true head as a superuser).
+-- the daemon finds that entry missing from its log and alerts (the remedy is to correct the
+-- row as a superuser: UPDATE c77_secure_db_digest_head with the log's latest entry).
 REVOKE ALL ON FUNCTION
     c77_secure_db_audit_unsealed(integer),
     c77_secure_db_record_digest_head(bigint, text),
