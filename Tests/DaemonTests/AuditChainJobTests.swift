@@ -122,6 +122,26 @@ import Testing
         #expect(alerts.first?["PRIORITY"] == "2", "critical")
     }
 
+    @Test func anAuditRowInsertedIntoTheChainIsCaught() throws {
+        let harness = try DaemonHarness()
+        try write(harness, 5)
+        let journal = try start(harness, fullVerification: "1d")
+        defer { harness.stop(); journal.stop() }
+        _ = try harness.runAndWait("audit_chain")
+        let mark = journal.mark
+        // A superuser appends a row that claims to be sealed, with made-up digests.
+        try harness.sql("""
+            INSERT INTO c77_secure_db_operation_audit (operation_id, schema_name, table_name, operation_type, record_id, success,
+                                                       seal_seq, row_digest, chain_digest)
+            SELECT gen_random_uuid(), 'shop', 'orders', 'delete', '1', true, max(seal_seq) + 1, repeat('0', 64), repeat('0', 64)
+            FROM c77_secure_db_operation_audit
+            """)
+        let position = try harness.sql("SELECT max(seal_seq) FROM c77_secure_db_operation_audit")
+        _ = try harness.runAndWait("audit_chain")
+        let alerts = try tampering(journal, since: mark)
+        #expect(alerts.contains { $0["MESSAGE"]?.contains("at position \(position)") == true }, "\(alerts)")
+    }
+
     @Test func aRecomputedChainAndATruncatedChainAreCaught() throws {
         let harness = try DaemonHarness()
         try write(harness, 10)
