@@ -344,13 +344,15 @@ TO c77_secure_db_admin, c77_secure_db_monitor;
 -- ---------------------------------------------------------------------------------------------
 --
 -- In 2.0 every c77_secure_db_operation() call built its statement as text and ran it with
--- EXECUTE, which parses and plans it anew each time, and reached its cached table description,
--- the payload's keys, the token and the audit through six statements and four function calls.
--- Now each statement shape -- one table, one kind of statement, one primary key column, one
--- set of payload keys -- gets a small generated *writer*: a PL/pgSQL function holding that one
--- statement as static SQL, which PostgreSQL plans once per session. The write path finds its
--- table description, its payload check and its writers in one query, and writes the token and
--- the audit row itself.
+-- EXECUTE, which parses and plans it anew each time, and reached the registry, its cached
+-- table description, the payload's keys, the token and the audit through seven statements and
+-- four function calls. Now each statement shape -- one table, one kind of statement, one
+-- primary key column, one set of payload keys -- gets a generated *writer*: a PL/pgSQL function
+-- holding that one statement as static SQL, which PostgreSQL plans once per session. A writer
+-- exists only for a shape that passed every check against the catalog (registered schema,
+-- table, columns, key column, no unsafe functions, deleted_at for soft_delete), so a call that
+-- finds its writer needs no other look-up: one index scan of c77_secure_db_writers. The token
+-- and the audit row are written by the write path itself, without helper calls.
 --
 -- Writers are created on first use by the extension's owner, in the extension's schema, as
 -- members of the extension (so pg_dump leaves them out and DROP EXTENSION removes them), with
@@ -359,15 +361,18 @@ TO c77_secure_db_admin, c77_secure_db_monitor;
 -- after a hash of everything its statement depends on, and is dropped whenever its table's
 -- cached description is (any DDL on the table, DROP TABLE, removing the schema from the
 -- registry): c77_secure_db_writers references c77_secure_db_table_meta ON DELETE CASCADE, and
--- a trigger drops the functions of deleted rows.
+-- a trigger drops the functions of deleted rows. A writer made under other names (the schema
+-- was renamed) is not used, and is replaced when the shape is next written.
 
 CREATE TABLE c77_secure_db_writers (
-    relid     oid NOT NULL REFERENCES c77_secure_db_table_meta (relid) ON DELETE CASCADE,
-    kind      text NOT NULL,            -- insert | update | soft_delete | delete
-    pk_column text NOT NULL,
-    columns   text[] NOT NULL,          -- the payload's keys in jsonb order; {} for soft_delete and delete
-    call      text NOT NULL,            -- 'SELECT schema.writer($1)': what the write path EXECUTEs
-    writer    regprocedure NOT NULL,
+    relid       oid NOT NULL REFERENCES c77_secure_db_table_meta (relid) ON DELETE CASCADE,
+    kind        text NOT NULL,          -- insert | update | soft_delete | delete
+    pk_column   text NOT NULL,
+    columns     text[] NOT NULL,        -- the payload's keys, in jsonb order
+    schema_name text NOT NULL,          -- the names the statement was written with
+    table_name  text NOT NULL,
+    call        text NOT NULL,          -- 'SELECT schema.writer($1)': what the write path EXECUTEs
+    writer      regprocedure NOT NULL,
     PRIMARY KEY (relid, kind, pk_column, columns)
 );
 REVOKE ALL ON c77_secure_db_writers FROM PUBLIC;
@@ -388,11 +393,12 @@ $$;
 CREATE TRIGGER c77_secure_db_drop_writer AFTER DELETE ON c77_secure_db_writers
     FOR EACH ROW EXECUTE FUNCTION c77_secure_db_drop_writer();
 
--- The SQL that runs one statement of the write path with the payload as $1 and returns the
--- written row as jsonb (NULL when no row was written): a call of the statement's writer,
--- created here if it does not exist yet. If it cannot be created (another session is creating
--- the same one), the statement itself, to be planned this once.
-CREATE FUNCTION c77_secure_db_writer_for(p_meta c77_secure_db_table_meta, p_kind text, p_pk text, p_columns text[]) RETURNS text
+-- The SQL that runs one statement of the write path on a checked table and payload, with the
+-- payload as $1, and returns the written row as jsonb (NULL when no row was written): a call
+-- of the statement's writer, created here if it does not exist yet. If it cannot be created
+-- (another session is creating the same one), the statement itself, to be planned this once.
+CREATE FUNCTION c77_secure_db_writer_for(p_relid oid, p_schema text, p_table text, p_kind text, p_pk text, p_columns text[])
+RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
@@ -403,42 +409,46 @@ DECLARE
 BEGIN
     v_statement := CASE
         WHEN p_kind = 'insert' AND cardinality(p_columns) = 0 THEN
-            format('INSERT INTO %I.%I AS t DEFAULT VALUES RETURNING to_jsonb(t.*)', p_meta.schema_name, p_meta.table_name)
+            format('INSERT INTO %I.%I AS t DEFAULT VALUES RETURNING to_jsonb(t.*)', p_schema, p_table)
         WHEN p_kind = 'insert' THEN
             format('INSERT INTO %1$I.%2$I AS t (%3$s) SELECT %3$s FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) RETURNING to_jsonb(t.*)',
-                   p_meta.schema_name, p_meta.table_name, (SELECT string_agg(format('%I', c), ', ') FROM unnest(p_columns) AS c))
+                   p_schema, p_table, (SELECT string_agg(format('%I', c), ', ') FROM unnest(p_columns) AS c))
         WHEN p_kind = 'update' THEN
             format('UPDATE %1$I.%2$I AS t SET %3$s FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%4$I = v.%4$I RETURNING to_jsonb(t.*)',
-                   p_meta.schema_name, p_meta.table_name,
+                   p_schema, p_table,
                    coalesce((SELECT string_agg(format('%1$I = v.%1$I', c), ', ') FROM unnest(p_columns) AS c WHERE c <> p_pk),
                             format('%1$I = t.%1$I', p_pk)),
                    p_pk)
         WHEN p_kind = 'soft_delete' THEN
             format('UPDATE %1$I.%2$I AS t SET deleted_at = now() FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%3$I = v.%3$I RETURNING to_jsonb(t.*)',
-                   p_meta.schema_name, p_meta.table_name, p_pk)
+                   p_schema, p_table, p_pk)
         WHEN p_kind = 'delete' THEN
             format('DELETE FROM %1$I.%2$I AS t USING jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%3$I = v.%3$I RETURNING to_jsonb(t.*)',
-                   p_meta.schema_name, p_meta.table_name, p_pk)
+                   p_schema, p_table, p_pk)
     END;
     v_name := 'c77_secure_db_w_' || left(encode(sha256(convert_to(jsonb_build_array(
-                  p_meta.relid, p_meta.schema_name, p_meta.table_name, p_kind, p_pk, p_columns)::text, 'UTF8')), 'hex'), 40);
+                  p_relid, p_schema, p_table, p_kind, p_pk, p_columns)::text, 'UTF8')), 'hex'), 40);
     v_function := format('%I.%I(jsonb)', '@extschema@', v_name);
     BEGIN
-        -- Column names win over the one variable, r (#variable_conflict use_column).
+        -- The one variable, r, never shadows a column (#variable_conflict use_column).
         EXECUTE format('CREATE FUNCTION %s RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, %I, pg_temp AS %L',
                        v_function, '@extschema@',
                        format(E'#variable_conflict use_column\nDECLARE\n    r jsonb;\nBEGIN\n    %s\n    INTO r;\n    RETURN r;\nEND', v_statement));
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', v_function);
         EXECUTE format('ALTER EXTENSION c77_secure_db ADD FUNCTION %s', v_function);
-        INSERT INTO @extschema@.c77_secure_db_writers (relid, kind, pk_column, columns, call, writer)
-        VALUES (p_meta.relid, p_kind, p_pk, p_columns, format('SELECT %I.%I($1)', '@extschema@', v_name), v_function::regprocedure);
+        -- A writer of this shape made under the table's former names goes.
+        DELETE FROM @extschema@.c77_secure_db_writers
+        WHERE relid = p_relid AND kind = p_kind AND pk_column = p_pk AND columns = p_columns;
+        INSERT INTO @extschema@.c77_secure_db_writers (relid, kind, pk_column, columns, schema_name, table_name, call, writer)
+        VALUES (p_relid, p_kind, p_pk, p_columns, p_schema, p_table, format('SELECT %I.%I($1)', '@extschema@', v_name),
+                v_function::regprocedure);
     EXCEPTION WHEN others THEN
         RETURN v_statement;
     END;
     RETURN format('SELECT %I.%I($1)', '@extschema@', v_name);
 END
 $$;
-REVOKE ALL ON FUNCTION c77_secure_db_drop_writer(), c77_secure_db_writer_for(c77_secure_db_table_meta, text, text, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION c77_secure_db_drop_writer(), c77_secure_db_writer_for(oid, text, text, text, text, text[]) FROM PUBLIC;
 
 -- c77_secure_db_operation(data, check_rbac, required_feature, scope_type, scope_id): as in
 -- 2.0 (same requests, responses, errors and audit rows), with the statements run by writers.
@@ -457,21 +467,18 @@ DECLARE
     v_operation text := lower(p_json_data ->> 'operation');
     v_data jsonb := p_json_data -> 'data';
     v_pk text := coalesce(p_json_data ->> 'primary_key', 'id');
-    -- The statement on the keyed row (update, upsert, soft_delete, delete), and whether an insert follows.
+    -- The statement on the keyed row (update, upsert, soft_delete, delete), and whether an insert may follow.
     v_keyed text := CASE WHEN v_operation IN ('update', 'upsert') THEN 'update' WHEN v_operation IN ('soft_delete', 'delete') THEN v_operation END;
     v_inserts boolean := v_operation IN ('insert', 'upsert');
     v_feature text;
     v_relid oid;
     v_meta @extschema@.c77_secure_db_table_meta;
-    v_attempt integer;
-    v_found record;
     v_denial jsonb;
     v_rbac_user text;
     v_columns text[];
     v_unknown text;
     v_keyed_call text;
     v_insert_call text;
-    v_call text;
     v_token uuid;
     v_setting text;
     v_row jsonb;
@@ -490,60 +497,47 @@ BEGIN
         v_error := 'data must be a JSON object';
     ELSE
         v_data := v_data - ARRAY['content_hash', 'hash_version', 'created_at', 'updated_at', 'deleted_at'];
-        -- One query: the cached description, if the table still has the name it was cached
-        -- under and its schema is registered; the payload's keys and the first one that is not
-        -- a writable column; the writers of the statements to run. On a miss, describe the
-        -- table and look again.
-        FOR v_attempt IN 1 .. 2 LOOP
-            SELECT m AS meta, k.keys, k.unknown,
-                   (SELECT w.call FROM @extschema@.c77_secure_db_writers AS w
-                    WHERE w.relid = m.relid AND w.kind = v_keyed AND w.pk_column = v_pk
-                      AND w.columns = CASE WHEN v_keyed = 'update' THEN k.keys ELSE '{}' END) AS keyed_call,
-                   (SELECT w.call FROM @extschema@.c77_secure_db_writers AS w
-                    WHERE v_inserts AND w.relid = m.relid AND w.kind = 'insert' AND w.pk_column = v_pk AND w.columns = k.keys) AS insert_call
-            INTO v_found
-            FROM @extschema@.c77_secure_db_table_meta AS m
-            CROSS JOIN LATERAL (SELECT coalesce(array_agg(j.key), '{}') AS keys, min(j.key) FILTER (WHERE NOT (j.key = ANY (m.columns))) AS unknown
-                                FROM jsonb_object_keys(v_data) AS j(key)) AS k
-            WHERE m.relid = to_regclass(format('%I.%I', v_schema, v_table))::oid AND m.schema_name = v_schema AND m.table_name = v_table
-              AND EXISTS (SELECT FROM @extschema@.c77_secure_db_secure_schemas AS r WHERE r.schema_name = v_schema);
-            IF FOUND THEN
-                v_meta := v_found.meta;
-                v_columns := v_found.keys;
-                v_unknown := v_found.unknown;
-                v_keyed_call := v_found.keyed_call;
-                v_insert_call := v_found.insert_call;
-                EXIT;
-            END IF;
-            IF v_attempt = 2 THEN
-                v_error := format('Table %s.%s does not exist', v_schema, v_table);  -- dropped meanwhile
-            ELSIF NOT @extschema@.c77_secure_db_is_secure_schema(v_schema) THEN
+        v_columns := ARRAY(SELECT jsonb_object_keys(v_data));
+        -- The writers of this shape, if it was checked before under these names.
+        v_relid := to_regclass(format('%I.%I', v_schema, v_table));
+        IF v_keyed IS NOT NULL THEN
+            SELECT w.call INTO v_keyed_call FROM @extschema@.c77_secure_db_writers AS w
+            WHERE w.relid = v_relid AND w.kind = v_keyed AND w.pk_column = v_pk AND w.columns = v_columns
+              AND w.schema_name = v_schema AND w.table_name = v_table;
+        END IF;
+        IF v_inserts THEN
+            SELECT w.call INTO v_insert_call FROM @extschema@.c77_secure_db_writers AS w
+            WHERE w.relid = v_relid AND w.kind = 'insert' AND w.pk_column = v_pk AND w.columns = v_columns
+              AND w.schema_name = v_schema AND w.table_name = v_table;
+        END IF;
+        -- If not, check it against the registry and the table's description.
+        IF v_keyed_call IS NULL AND v_insert_call IS NULL THEN
+            IF NOT @extschema@.c77_secure_db_is_secure_schema(v_schema) THEN
                 v_error := format('Schema %s is not a registered secure schema', v_schema);
             ELSE
                 v_relid := @extschema@.c77_secure_db_relid(v_schema, v_table);
                 IF v_relid IS NULL THEN
                     v_error := format('Table %s.%s does not exist', v_schema, v_table);
                 ELSE
-                    -- A description cached under other names (the schema was renamed) goes, with its writers.
-                    DELETE FROM @extschema@.c77_secure_db_table_meta WHERE relid = v_relid;
                     v_meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
+                    SELECT min(k) INTO v_unknown FROM unnest(v_columns) AS k WHERE NOT (k = ANY (v_meta.columns));
+                    IF v_meta.unsafe_functions IS NOT NULL THEN
+                        v_error := format('Table %s.%s calls functions owned by a non-superuser (%s) in defaults, constraints, indexes, triggers, policies or rules; c77_secure_db_operation will not run them with its owner''s rights',
+                                          v_schema, v_table, v_meta.unsafe_functions);
+                    ELSIF v_unknown IS NOT NULL THEN
+                        v_error := format('Column %s does not exist in table %s.%s', v_unknown, v_schema, v_table);
+                    ELSIF NOT (v_pk = ANY (v_meta.columns)) THEN
+                        v_error := format('Primary key column %s does not exist in table %s.%s', v_pk, v_schema, v_table);
+                    END IF;
                 END IF;
             END IF;
-            EXIT WHEN v_error IS NOT NULL;
-        END LOOP;
-    END IF;
-
-    IF v_error IS NULL THEN
-        IF v_meta.unsafe_functions IS NOT NULL THEN
-            v_error := format('Table %s.%s calls functions owned by a non-superuser (%s) in defaults, constraints, indexes, triggers, policies or rules; c77_secure_db_operation will not run them with its owner''s rights',
-                              v_schema, v_table, v_meta.unsafe_functions);
-        ELSIF v_unknown IS NOT NULL THEN
-            v_error := format('Column %s does not exist in table %s.%s', v_unknown, v_schema, v_table);
-        ELSIF NOT (v_pk = ANY (v_meta.columns)) THEN
-            v_error := format('Primary key column %s does not exist in table %s.%s', v_pk, v_schema, v_table);
+        END IF;
+        -- Checks of the values, every time.
+        IF v_error IS NOT NULL THEN
+            NULL;
         ELSIF v_operation IN ('update', 'delete', 'soft_delete') AND (v_data -> v_pk IS NULL OR v_data -> v_pk = 'null') THEN
             v_error := format('Primary key "%s" required for %s operation', v_pk, v_operation);
-        ELSIF v_operation = 'soft_delete' AND NOT v_meta.has_deleted_at THEN
+        ELSIF v_operation = 'soft_delete' AND NOT v_meta.has_deleted_at THEN  -- (v_meta is NULL when a writer was found)
             v_error := format('Table %s.%s has no deleted_at column; soft_delete needs one', v_schema, v_table);
         END IF;
         v_record_id := v_data ->> v_pk;
@@ -565,13 +559,13 @@ BEGIN
     IF v_error IS NULL THEN
         BEGIN
             IF v_keyed IS NOT NULL AND v_data ? v_pk THEN
-                v_call := coalesce(v_keyed_call, @extschema@.c77_secure_db_writer_for(v_meta, v_keyed, v_pk,
-                                                                                      CASE WHEN v_keyed = 'update' THEN v_columns ELSE '{}' END));
+                v_keyed_call := coalesce(v_keyed_call,
+                                         @extschema@.c77_secure_db_writer_for(v_relid, v_schema, v_table, v_keyed, v_pk, v_columns));
                 v_token := gen_random_uuid();
                 INSERT INTO @extschema@.c77_secure_db_auth_tokens (token, session_id, operation_type, table_oid, expires_at)
-                VALUES (v_token, @extschema@.c77_secure_db_session_id(), v_operation, v_meta.relid, clock_timestamp() + interval '5 seconds');
+                VALUES (v_token, @extschema@.c77_secure_db_session_id(), v_operation, v_relid, clock_timestamp() + interval '5 seconds');
                 v_setting := set_config('c77_secure_db.auth_token', v_token::text, true);
-                EXECUTE v_call INTO v_row USING v_data;
+                EXECUTE v_keyed_call INTO v_row USING v_data;
                 v_setting := set_config('c77_secure_db.auth_token', '', true);
                 IF v_row IS NULL THEN
                     UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true WHERE token = v_token AND NOT used;
@@ -582,12 +576,13 @@ BEGIN
                 END IF;
             END IF;
             IF v_inserts AND v_row IS NULL THEN
-                v_call := coalesce(v_insert_call, @extschema@.c77_secure_db_writer_for(v_meta, 'insert', v_pk, v_columns));
+                v_insert_call := coalesce(v_insert_call,
+                                          @extschema@.c77_secure_db_writer_for(v_relid, v_schema, v_table, 'insert', v_pk, v_columns));
                 v_token := gen_random_uuid();
                 INSERT INTO @extschema@.c77_secure_db_auth_tokens (token, session_id, operation_type, table_oid, expires_at)
-                VALUES (v_token, @extschema@.c77_secure_db_session_id(), v_operation, v_meta.relid, clock_timestamp() + interval '5 seconds');
+                VALUES (v_token, @extschema@.c77_secure_db_session_id(), v_operation, v_relid, clock_timestamp() + interval '5 seconds');
                 v_setting := set_config('c77_secure_db.auth_token', v_token::text, true);
-                EXECUTE v_call INTO v_row USING v_data;
+                EXECUTE v_insert_call INTO v_row USING v_data;
                 v_setting := set_config('c77_secure_db.auth_token', '', true);
                 IF v_row IS NULL THEN
                     UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true WHERE token = v_token AND NOT used;
