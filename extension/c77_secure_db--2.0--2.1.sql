@@ -395,8 +395,10 @@ CREATE TRIGGER c77_secure_db_drop_writer AFTER DELETE ON c77_secure_db_writers
 
 -- The SQL that runs one statement of the write path on a checked table and payload, with the
 -- payload as $1, and returns the written row as jsonb (NULL when no row was written): a call
--- of the statement's writer, created here if it does not exist yet. If it cannot be created
--- (another session is creating the same one), the statement itself, to be planned this once.
+-- of the statement's writer, created here if it does not exist yet. If it cannot be created,
+-- the statement itself, to be planned this once. That includes while another transaction is
+-- creating the same writer and has not committed yet: the advisory lock lets this one go on
+-- at once instead of waiting for that transaction to end.
 CREATE FUNCTION c77_secure_db_writer_for(p_relid oid, p_schema text, p_table text, p_kind text, p_pk text, p_columns text[])
 RETURNS text
 LANGUAGE plpgsql
@@ -429,6 +431,9 @@ BEGIN
     v_name := 'c77_secure_db_w_' || left(encode(sha256(convert_to(jsonb_build_array(
                   p_relid, p_schema, p_table, p_kind, p_pk, p_columns)::text, 'UTF8')), 'hex'), 40);
     v_function := format('%I.%I(jsonb)', '@extschema@', v_name);
+    IF NOT pg_try_advisory_xact_lock(hashtext('c77_secure_db_writer'), hashtext(v_name)) THEN
+        RETURN v_statement;
+    END IF;
     BEGIN
         -- The one variable, r, never shadows a column (#variable_conflict use_column).
         EXECUTE format('CREATE FUNCTION %s RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, %I, pg_temp AS %L',
