@@ -630,3 +630,57 @@ BEGIN
     RETURN v_response;
 END
 $$;
+
+-- ddl_command_end as in 2.0, except that CREATE INDEX and ALTER INDEX on a secure table now
+-- forget its cached description (and so its writers) too. In 2.0 an index created after the
+-- table was described went unnoticed: an expression index calling its owner's function would
+-- have run that function with the write path's rights.
+CREATE OR REPLACE FUNCTION c77_secure_db_on_ddl_end() RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+    v_command record;
+    v_relid oid;
+    v_schema text;
+    v_superuser boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
+BEGIN
+    FOR v_command IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+        v_relid := NULL;
+        IF v_command.classid = 'pg_class'::regclass THEN
+            v_relid := coalesce((SELECT indrelid FROM pg_index WHERE indexrelid = v_command.objid), v_command.objid);
+        ELSIF v_command.classid = 'pg_rewrite'::regclass THEN
+            SELECT ev_class INTO v_relid FROM pg_rewrite WHERE oid = v_command.objid;
+        ELSIF v_command.classid = 'pg_trigger'::regclass THEN
+            SELECT tgrelid INTO v_relid FROM pg_trigger WHERE oid = v_command.objid;
+        END IF;
+        CONTINUE WHEN v_relid IS NULL;
+        SELECT n.nspname INTO v_schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.oid = v_relid AND c.relkind IN ('r', 'p');
+        CONTINUE WHEN v_schema IS NULL OR NOT @extschema@.c77_secure_db_is_secure_schema(v_schema);
+
+        IF v_command.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO') THEN
+            PERFORM @extschema@.c77_secure_db_after_ddl(v_relid, true);
+            CONTINUE;
+        END IF;
+        IF v_command.command_tag IN ('CREATE INDEX', 'ALTER INDEX') THEN
+            -- Allowed, but an expression index calls functions on every write: describe the
+            -- table anew, so that the write path sees them (unsafe_functions).
+            PERFORM @extschema@.c77_secure_db_forget_table(v_relid);
+            CONTINUE;
+        END IF;
+        CONTINUE WHEN v_command.command_tag IN ('GRANT', 'REVOKE', 'CREATE STATISTICS')
+                  OR (v_command.command_tag = 'CREATE TRIGGER'
+                      AND EXISTS (SELECT 1 FROM pg_trigger WHERE oid = v_command.objid AND tgname LIKE 'c77\_secure\_db\_%'
+                                  AND tgfoid IN ('@extschema@.c77_secure_db_protect_row'::regproc, '@extschema@.c77_secure_db_block_truncate'::regproc)));
+
+        IF NOT v_superuser AND NOT @extschema@.c77_secure_db_ddl_window_open(v_relid) THEN
+            RAISE EXCEPTION '% on secure table %.% is not allowed',
+                v_command.command_tag, v_schema, (SELECT relname FROM pg_class WHERE oid = v_relid)
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Run it in the same transaction after SELECT c77_secure_db_rehash(schema, table) (c77_secure_db_admin), which re-hashes the rows and audits the change.';
+        END IF;
+        PERFORM @extschema@.c77_secure_db_after_ddl(v_relid, false);
+    END LOOP;
+END
+$$;

@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(36);
+SELECT plan(39);
 
 CREATE SCHEMA w;
 CREATE TABLE w.t (id bigserial PRIMARY KEY, name text, r text, content_hash text, hash_version integer DEFAULT 1,
@@ -71,6 +71,22 @@ SELECT is(pg_temp.op('insert', '{"name": "h"}', 'u') ->> 'success', 'true', 'ren
 DROP TABLE w.u;
 SELECT is((SELECT count(*)::int FROM c77_secure_db_writers), 0, 'DROP TABLE drops the writers');
 SELECT is(pg_temp.writer_functions(), 0, 'and their functions');
+
+-- An index created later by the table's owner, calling the owner's function, drops the writers;
+-- the write path then refuses to run that function with its rights.
+CREATE ROLE w_owner;
+CREATE TABLE w.o (id bigserial PRIMARY KEY, name text, content_hash text, hash_version integer DEFAULT 1);
+ALTER TABLE w.o OWNER TO w_owner;
+GRANT USAGE, CREATE ON SCHEMA w TO w_owner;
+SELECT is(pg_temp.op('insert', '{"name": "j"}', 'o') ->> 'success', 'true', 'the owner''s table is written');
+SET LOCAL ROLE w_owner;
+CREATE FUNCTION w.f(p text) RETURNS text LANGUAGE plpgsql IMMUTABLE
+AS $$ BEGIN IF p = 'k' THEN RAISE EXCEPTION 'ran as %', current_user; END IF; RETURN p; END $$;
+CREATE INDEX ON w.o (w.f(name));
+RESET ROLE;
+SELECT is(pg_temp.writers('w.o'), 0, 'CREATE INDEX drops the writers');
+SELECT matches(pg_temp.op('insert', '{"name": "k"}', 'o') ->> 'error', 'calls functions owned by a non-superuser \(w.f\(text\)\)',
+               'and the index''s function is refused, not run');
 
 -- Removing the schema from the registry drops them too, and the write path refuses the table.
 CREATE TABLE w.v (id bigserial PRIMARY KEY, name text, content_hash text, hash_version integer DEFAULT 1);
