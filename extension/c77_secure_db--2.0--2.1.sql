@@ -398,7 +398,8 @@ CREATE TRIGGER c77_secure_db_drop_writer AFTER DELETE ON c77_secure_db_writers
 -- of the statement's writer, created here if it does not exist yet. If it cannot be created,
 -- the statement itself, to be planned this once. That includes while another transaction is
 -- creating the same writer and has not committed yet: the advisory lock lets this one go on
--- at once instead of waiting for that transaction to end.
+-- at once instead of waiting for that transaction to end. A table gets at most 100 writers,
+-- so that callers sending ever new key sets cannot fill the catalog with functions.
 CREATE FUNCTION c77_secure_db_writer_for(p_relid oid, p_schema text, p_table text, p_kind text, p_pk text, p_columns text[])
 RETURNS text
 LANGUAGE plpgsql
@@ -431,7 +432,8 @@ BEGIN
     v_name := 'c77_secure_db_w_' || left(encode(sha256(convert_to(jsonb_build_array(
                   p_relid, p_schema, p_table, p_kind, p_pk, p_columns)::text, 'UTF8')), 'hex'), 40);
     v_function := format('%I.%I(jsonb)', '@extschema@', v_name);
-    IF NOT pg_try_advisory_xact_lock(hashtext('c77_secure_db_writer'), hashtext(v_name)) THEN
+    IF NOT pg_try_advisory_xact_lock(hashtext('c77_secure_db_writer'), hashtext(v_name))
+       OR (SELECT count(*) FROM @extschema@.c77_secure_db_writers WHERE relid = p_relid) >= 100 THEN
         RETURN v_statement;
     END IF;
     BEGIN

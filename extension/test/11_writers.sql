@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(39);
+SELECT plan(41);
 
 CREATE SCHEMA w;
 CREATE TABLE w.t (id bigserial PRIMARY KEY, name text, r text, content_hash text, hash_version integer DEFAULT 1,
@@ -106,6 +106,14 @@ SELECT is(pg_temp.op('insert', jsonb_build_object('a$$b', 'v1', 'x''); DROP TABL
 SELECT is((SELECT "a$$b" || "x'); DROP TABLE h.t; --" || "q""uote" || "$1" FROM h.t), 'v1v2v3v4', 'to the right columns');
 SELECT is(pg_temp.op('update', jsonb_build_object('id', 1, 'a$$b', 'w1', 'x''); DROP TABLE h.t; --', 'w2'), 't', 'h')
           -> 'data' ->> 'a$$b', 'w1', 'and updated');
+
+-- At most 100 writers per table; past that the statements run without one.
+CREATE TABLE h.many (id bigserial PRIMARY KEY, a int, b int, c int, d int, e int, f int, g int, content_hash text, hash_version integer DEFAULT 1);
+SELECT is((SELECT count(*)::int FROM generate_series(1, 127) AS i
+           WHERE pg_temp.op('insert', (SELECT jsonb_object_agg(k, i) FROM unnest(ARRAY['a', 'b', 'c', 'd', 'e', 'f', 'g']) WITH ORDINALITY AS x(k, n)
+                                       WHERE i & (1 << (n::int - 1)) <> 0), 'many', 'h') ->> 'success' = 'true'), 127,
+          '127 key sets are written');
+SELECT is(pg_temp.writers('h.many'), 100, 'by 100 writers and the statement itself');
 
 -- DROP EXTENSION removes every writer.
 SET LOCAL client_min_messages = warning;
