@@ -504,21 +504,16 @@ BEGIN
         v_error := 'data must be a JSON object';
     ELSE
         v_data := v_data - ARRAY['content_hash', 'hash_version', 'created_at', 'updated_at', 'deleted_at'];
-        v_columns := ARRAY(SELECT jsonb_object_keys(v_data));
         -- The writers of this shape, if it was checked before under these names.
-        v_relid := to_regclass(format('%I.%I', v_schema, v_table));
-        IF v_keyed IS NOT NULL THEN
-            SELECT w.call INTO v_keyed_call FROM @extschema@.c77_secure_db_writers AS w
-            WHERE w.relid = v_relid AND w.kind = v_keyed AND w.pk_column = v_pk AND w.columns = v_columns
-              AND w.schema_name = v_schema AND w.table_name = v_table;
-        END IF;
-        IF v_inserts THEN
-            SELECT w.call INTO v_insert_call FROM @extschema@.c77_secure_db_writers AS w
-            WHERE w.relid = v_relid AND w.kind = 'insert' AND w.pk_column = v_pk AND w.columns = v_columns
-              AND w.schema_name = v_schema AND w.table_name = v_table;
-        END IF;
+        SELECT max(w.call) FILTER (WHERE w.kind = v_keyed), max(w.call) FILTER (WHERE w.kind = 'insert'), max(w.relid), max(w.columns)
+        INTO v_keyed_call, v_insert_call, v_relid, v_columns
+        FROM @extschema@.c77_secure_db_writers AS w
+        WHERE w.relid = to_regclass(format('%I.%I', v_schema, v_table))::oid
+          AND w.kind IN (v_keyed, CASE WHEN v_inserts THEN 'insert' END) AND w.pk_column = v_pk
+          AND w.columns = ARRAY(SELECT jsonb_object_keys(v_data)) AND w.schema_name = v_schema AND w.table_name = v_table;
         -- If not, check it against the registry and the table's description.
-        IF v_keyed_call IS NULL AND v_insert_call IS NULL THEN
+        IF v_relid IS NULL THEN
+            v_columns := ARRAY(SELECT jsonb_object_keys(v_data));
             IF NOT @extschema@.c77_secure_db_is_secure_schema(v_schema) THEN
                 v_error := format('Schema %s is not a registered secure schema', v_schema);
             ELSE
