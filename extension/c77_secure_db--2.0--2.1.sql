@@ -344,9 +344,9 @@ TO c77_secure_db_admin, c77_secure_db_monitor;
 -- ---------------------------------------------------------------------------------------------
 --
 -- In 2.0 every c77_secure_db_operation() call built its statement as text and ran it with
--- EXECUTE, which parses and plans it anew each time, and reached the registry, its cached
--- table description, the payload's keys, the token and the audit through seven statements and
--- four function calls. Now each statement shape -- one table, one kind of statement, one
+-- EXECUTE, which parses and plans it anew each time, and reached its cached table
+-- description, the payload's keys, the token and the audit through five more statements and
+-- three helper calls. Now each statement shape -- one table, one kind of statement, one
 -- primary key column, one set of payload keys -- gets a generated *writer*: a PL/pgSQL function
 -- holding that one statement as static SQL, which PostgreSQL plans once per session. A writer
 -- exists only for a shape that passed every check against the catalog (registered schema,
@@ -372,7 +372,7 @@ CREATE TABLE c77_secure_db_writers (
     schema_name text NOT NULL,          -- the names the statement was written with
     table_name  text NOT NULL,
     call        text NOT NULL,          -- 'SELECT schema.writer($1)': what the write path EXECUTEs
-    writer      regprocedure NOT NULL,
+    writer      text NOT NULL,          -- 'schema.writer(jsonb)' (not regprocedure, which pg_upgrade refuses in tables)
     PRIMARY KEY (relid, kind, pk_column, columns)
 );
 REVOKE ALL ON c77_secure_db_writers FROM PUBLIC;
@@ -383,7 +383,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
 BEGIN
-    IF EXISTS (SELECT FROM pg_proc WHERE oid = OLD.writer) THEN
+    IF to_regprocedure(OLD.writer) IS NOT NULL THEN
         EXECUTE format('ALTER EXTENSION c77_secure_db DROP FUNCTION %s', OLD.writer);
         EXECUTE format('DROP FUNCTION %s', OLD.writer);
     END IF;
@@ -447,8 +447,7 @@ BEGIN
         DELETE FROM @extschema@.c77_secure_db_writers
         WHERE relid = p_relid AND kind = p_kind AND pk_column = p_pk AND columns = p_columns;
         INSERT INTO @extschema@.c77_secure_db_writers (relid, kind, pk_column, columns, schema_name, table_name, call, writer)
-        VALUES (p_relid, p_kind, p_pk, p_columns, p_schema, p_table, format('SELECT %I.%I($1)', '@extschema@', v_name),
-                v_function::regprocedure);
+        VALUES (p_relid, p_kind, p_pk, p_columns, p_schema, p_table, format('SELECT %I.%I($1)', '@extschema@', v_name), v_function);
     EXCEPTION WHEN others THEN
         RETURN v_statement;
     END;

@@ -36,12 +36,12 @@ SELECT is(pg_temp.op('update', '{"id": null, "name": "z"}') ->> 'error', 'Primar
 SELECT is((c77_secure_db_verify_content_hashes('w', 't') ->> 'mismatch_count')::int, 0, 'rows written by writers verify');
 
 -- Locked down: the owner's, SECURITY DEFINER, search_path pinned, members of the extension, executable by nobody else.
-SELECT is((SELECT count(*)::int FROM c77_secure_db_writers x JOIN pg_proc p ON p.oid = x.writer
+SELECT is((SELECT count(*)::int FROM c77_secure_db_writers x JOIN pg_proc p ON p.oid = x.writer::regprocedure
            WHERE p.prosecdef AND p.proconfig = ARRAY['search_path=pg_catalog, public, pg_temp']
              AND p.proowner = (SELECT extowner FROM pg_extension WHERE extname = 'c77_secure_db')),
           (SELECT count(*)::int FROM c77_secure_db_writers), 'writers are SECURITY DEFINER with a pinned search_path');
 SELECT is((SELECT count(*)::int FROM c77_secure_db_writers x JOIN pg_depend d ON d.classid = 'pg_proc'::regclass
-           AND d.objid = x.writer AND d.deptype = 'e'), (SELECT count(*)::int FROM c77_secure_db_writers),
+           AND d.objid = x.writer::regprocedure AND d.deptype = 'e'), (SELECT count(*)::int FROM c77_secure_db_writers),
           'writers are members of the extension (pg_dump leaves them out)');
 SELECT is((SELECT count(*)::int FROM c77_secure_db_writers x
            WHERE has_function_privilege('c77_secure_db_user', x.writer, 'EXECUTE')
