@@ -1,4 +1,4 @@
--- c77_secure_db 2.0 -> 2.1: the audit trail becomes a hash chain.
+-- c77_secure_db 2.0 -> 2.1: the audit hash chain, and a write path with cached plans (at the end).
 --
 -- Every audit row, once *sealed*, carries its position in the chain (seal_seq), the SHA-256 of
 -- its own content (row_digest) and a chain digest: SHA-256 of the previous sealed row's chain
@@ -533,12 +533,11 @@ BEGIN
                 END IF;
             END IF;
         END IF;
-        -- Checks of the values, every time.
-        IF v_error IS NOT NULL THEN
-            NULL;
-        ELSIF v_operation IN ('update', 'delete', 'soft_delete') AND (v_data -> v_pk IS NULL OR v_data -> v_pk = 'null') THEN
+        -- The key's value is checked every time; deleted_at only with the description (a
+        -- soft_delete writer exists only for a table that has it).
+        IF v_error IS NULL AND v_operation IN ('update', 'delete', 'soft_delete') AND (v_data -> v_pk IS NULL OR v_data -> v_pk = 'null') THEN
             v_error := format('Primary key "%s" required for %s operation', v_pk, v_operation);
-        ELSIF v_operation = 'soft_delete' AND NOT v_meta.has_deleted_at THEN  -- (v_meta is NULL when a writer was found)
+        ELSIF v_error IS NULL AND v_operation = 'soft_delete' AND v_meta.relid IS NOT NULL AND NOT v_meta.has_deleted_at THEN
             v_error := format('Table %s.%s has no deleted_at column; soft_delete needs one', v_schema, v_table);
         END IF;
         v_record_id := v_data ->> v_pk;
