@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(41);
+SELECT plan(43);
 
 CREATE SCHEMA w;
 CREATE TABLE w.t (id bigserial PRIMARY KEY, name text, r text, content_hash text, hash_version integer DEFAULT 1,
@@ -34,6 +34,11 @@ SELECT is(pg_temp.op('delete', '{"id": 77}') ->> 'success', 'true', 'delete');
 SELECT is(pg_temp.op('update', '{"id": null, "name": "z"}') ->> 'error', 'Primary key "id" required for update operation',
           'a found writer still checks the key value');
 SELECT is((c77_secure_db_verify_content_hashes('w', 't') ->> 'mismatch_count')::int, 0, 'rows written by writers verify');
+CREATE TABLE w.nd (id bigserial PRIMARY KEY, name text, content_hash text, hash_version integer DEFAULT 1);
+SELECT is(pg_temp.op('insert', '{"name": "a"}', 'nd') ->> 'success', 'true', 'a table without deleted_at is written');
+SELECT is(pg_temp.op('soft_delete', '{"id": 1}', 'nd') ->> 'error', 'Table w.nd has no deleted_at column; soft_delete needs one',
+          'but refuses soft_delete');
+DROP TABLE w.nd;
 
 -- Locked down: the owner's, SECURITY DEFINER, search_path pinned, members of the extension, executable by nobody else.
 SELECT is((SELECT count(*)::int FROM c77_secure_db_writers x JOIN pg_proc p ON p.oid = x.writer::regprocedure
