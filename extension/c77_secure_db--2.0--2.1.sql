@@ -1,4 +1,4 @@
--- c77_secure_db 2.0 -> 2.1: the audit trail becomes a hash chain.
+-- c77_secure_db 2.0 -> 2.1: the audit hash chain, and a write path with cached plans (at the end).
 --
 -- Every audit row, once *sealed*, carries its position in the chain (seal_seq), the SHA-256 of
 -- its own content (row_digest) and a chain digest: SHA-256 of the previous sealed row's chain
@@ -345,3 +345,344 @@ GRANT EXECUTE ON FUNCTION
     c77_secure_db_verify_audit_chain(bigint, bigint, integer),
     c77_secure_db_record_digest_head(bigint, text)
 TO c77_secure_db_admin, c77_secure_db_monitor;
+
+-- ---------------------------------------------------------------------------------------------
+-- The write path with cached plans
+-- ---------------------------------------------------------------------------------------------
+--
+-- In 2.0 every c77_secure_db_operation() call built its statement as text and ran it with
+-- EXECUTE, which parses and plans it anew each time, and reached its cached table
+-- description, the payload's keys, the token and the audit through five more statements and
+-- three helper calls. Now each statement shape -- one table, one kind of statement, one
+-- primary key column, one set of payload keys -- gets a generated *writer*: a PL/pgSQL function
+-- holding that one statement as static SQL, which PostgreSQL plans once per session. A writer
+-- exists only for a shape that passed every check against the catalog (registered schema,
+-- table, columns, key column, no unsafe functions, deleted_at for soft_delete), so a call that
+-- finds its writer needs no other look-up: one index scan of c77_secure_db_writers. The token
+-- and the audit row are written by the write path itself, without helper calls.
+--
+-- Writers are created on first use by the extension's owner, in the extension's schema, as
+-- members of the extension (so pg_dump leaves them out and DROP EXTENSION removes them), with
+-- EXECUTE revoked from everyone. Their statements quote every identifier with format('%I') and
+-- bind the payload as $1; their bodies are passed as one quoted literal. A writer is named
+-- after a hash of everything its statement depends on, and is dropped whenever its table's
+-- cached description is (any DDL on the table, DROP TABLE, removing the schema from the
+-- registry): c77_secure_db_writers references c77_secure_db_table_meta ON DELETE CASCADE, and
+-- a trigger drops the functions of deleted rows. A writer made under other names (the schema
+-- was renamed) is not used, and is replaced when the shape is next written.
+
+CREATE TABLE c77_secure_db_writers (
+    relid       oid NOT NULL REFERENCES c77_secure_db_table_meta (relid) ON DELETE CASCADE,
+    kind        text NOT NULL,          -- insert | update | soft_delete | delete
+    pk_column   text NOT NULL,
+    columns     text[] NOT NULL,        -- the payload's keys, in jsonb order
+    schema_name text NOT NULL,          -- the names the statement was written with
+    table_name  text NOT NULL,
+    call        text NOT NULL,          -- 'SELECT schema.writer($1)': what the write path EXECUTEs
+    writer      text NOT NULL,          -- 'schema.writer(jsonb)' (not regprocedure, which pg_upgrade refuses in tables)
+    PRIMARY KEY (relid, kind, pk_column, columns)
+);
+REVOKE ALL ON c77_secure_db_writers FROM PUBLIC;
+
+-- Drops the writer function of a deleted c77_secure_db_writers row.
+CREATE FUNCTION c77_secure_db_drop_writer() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+BEGIN
+    IF to_regprocedure(OLD.writer) IS NOT NULL THEN
+        EXECUTE format('ALTER EXTENSION c77_secure_db DROP FUNCTION %s', OLD.writer);
+        EXECUTE format('DROP FUNCTION %s', OLD.writer);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER c77_secure_db_drop_writer AFTER DELETE ON c77_secure_db_writers
+    FOR EACH ROW EXECUTE FUNCTION c77_secure_db_drop_writer();
+
+-- The SQL that runs one statement of the write path on a checked table and payload, with the
+-- payload as $1, and returns the written row as jsonb (NULL when no row was written): a call
+-- of the statement's writer, created here if it does not exist yet. If it cannot be created,
+-- the statement itself, to be planned this once. That includes while another transaction is
+-- creating the same writer and has not committed yet: the advisory lock lets this one go on
+-- at once instead of waiting for that transaction to end. A table gets at most 100 writers,
+-- so that callers sending ever new key sets cannot fill the catalog with functions.
+CREATE FUNCTION c77_secure_db_writer_for(p_relid oid, p_schema text, p_table text, p_kind text, p_pk text, p_columns text[])
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+    v_statement text;
+    v_name text;
+    v_function text;
+BEGIN
+    v_statement := CASE
+        WHEN p_kind = 'insert' AND cardinality(p_columns) = 0 THEN
+            format('INSERT INTO %I.%I AS t DEFAULT VALUES RETURNING to_jsonb(t.*)', p_schema, p_table)
+        WHEN p_kind = 'insert' THEN
+            format('INSERT INTO %1$I.%2$I AS t (%3$s) SELECT %3$s FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) RETURNING to_jsonb(t.*)',
+                   p_schema, p_table, (SELECT string_agg(format('%I', c), ', ') FROM unnest(p_columns) AS c))
+        WHEN p_kind = 'update' THEN
+            format('UPDATE %1$I.%2$I AS t SET %3$s FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%4$I = v.%4$I RETURNING to_jsonb(t.*)',
+                   p_schema, p_table,
+                   coalesce((SELECT string_agg(format('%1$I = v.%1$I', c), ', ') FROM unnest(p_columns) AS c WHERE c <> p_pk),
+                            format('%1$I = t.%1$I', p_pk)),
+                   p_pk)
+        WHEN p_kind = 'soft_delete' THEN
+            format('UPDATE %1$I.%2$I AS t SET deleted_at = now() FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%3$I = v.%3$I RETURNING to_jsonb(t.*)',
+                   p_schema, p_table, p_pk)
+        WHEN p_kind = 'delete' THEN
+            format('DELETE FROM %1$I.%2$I AS t USING jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%3$I = v.%3$I RETURNING to_jsonb(t.*)',
+                   p_schema, p_table, p_pk)
+    END;
+    v_name := 'c77_secure_db_w_' || left(encode(sha256(convert_to(jsonb_build_array(
+                  p_relid, p_schema, p_table, p_kind, p_pk, p_columns)::text, 'UTF8')), 'hex'), 40);
+    v_function := format('%I.%I(jsonb)', '@extschema@', v_name);
+    IF NOT pg_try_advisory_xact_lock(hashtext('c77_secure_db_writer'), hashtext(v_name))
+       OR (SELECT count(*) FROM @extschema@.c77_secure_db_writers WHERE relid = p_relid) >= 100 THEN
+        RETURN v_statement;
+    END IF;
+    BEGIN
+        -- The one variable, r, never shadows a column (#variable_conflict use_column).
+        EXECUTE format('CREATE FUNCTION %s RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, %I, pg_temp AS %L',
+                       v_function, '@extschema@',
+                       format(E'#variable_conflict use_column\nDECLARE\n    r jsonb;\nBEGIN\n    %s\n    INTO r;\n    RETURN r;\nEND', v_statement));
+        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', v_function);
+        EXECUTE format('ALTER EXTENSION c77_secure_db ADD FUNCTION %s', v_function);
+        -- A writer of this shape made under the table's former names goes.
+        DELETE FROM @extschema@.c77_secure_db_writers
+        WHERE relid = p_relid AND kind = p_kind AND pk_column = p_pk AND columns = p_columns;
+        INSERT INTO @extschema@.c77_secure_db_writers (relid, kind, pk_column, columns, schema_name, table_name, call, writer)
+        VALUES (p_relid, p_kind, p_pk, p_columns, p_schema, p_table, format('SELECT %I.%I($1)', '@extschema@', v_name), v_function);
+    EXCEPTION WHEN others THEN
+        RETURN v_statement;
+    END;
+    RETURN format('SELECT %I.%I($1)', '@extschema@', v_name);
+END
+$$;
+REVOKE ALL ON FUNCTION c77_secure_db_drop_writer(), c77_secure_db_writer_for(oid, text, text, text, text, text[]) FROM PUBLIC;
+
+-- c77_secure_db_operation(data, check_rbac, required_feature, scope_type, scope_id): as in
+-- 2.0 (same requests, responses, errors and audit rows), with the statements run by writers.
+CREATE OR REPLACE FUNCTION c77_secure_db_operation(
+    p_json_data jsonb, p_check_rbac boolean, p_required_feature text DEFAULT NULL,
+    p_scope_type text DEFAULT NULL, p_scope_id text DEFAULT NULL
+) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+    v_started timestamptz := clock_timestamp();
+    v_operation_id uuid := gen_random_uuid();
+    v_schema text := p_json_data ->> 'schema_name';
+    v_table text := p_json_data ->> 'table_name';
+    v_operation text := lower(p_json_data ->> 'operation');
+    v_data jsonb := p_json_data -> 'data';
+    v_pk text := coalesce(p_json_data ->> 'primary_key', 'id');
+    -- The statement on the keyed row (update, upsert, soft_delete, delete), and whether an insert may follow.
+    v_keyed text := CASE WHEN v_operation IN ('update', 'upsert') THEN 'update' WHEN v_operation IN ('soft_delete', 'delete') THEN v_operation END;
+    v_inserts boolean := v_operation IN ('insert', 'upsert');
+    v_feature text;
+    v_relid oid;
+    v_meta @extschema@.c77_secure_db_table_meta;
+    v_denial jsonb;
+    v_rbac_user text;
+    v_columns text[];
+    v_unknown text;
+    v_keyed_call text;
+    v_insert_call text;
+    v_token uuid;
+    v_setting text;
+    v_row jsonb;
+    v_error text;
+    v_record_id text;
+    v_response jsonb;
+BEGIN
+    -- Validate the request.
+    IF p_json_data IS NULL OR jsonb_typeof(p_json_data) <> 'object' THEN
+        v_error := 'Operation data must be a JSON object';
+    ELSIF v_schema IS NULL OR v_table IS NULL OR v_operation IS NULL THEN
+        v_error := 'schema_name, table_name and operation are required';
+    ELSIF v_operation NOT IN ('insert', 'update', 'upsert', 'delete', 'soft_delete') THEN
+        v_error := format('Invalid operation: %s (use insert, update, upsert, delete or soft_delete)', p_json_data ->> 'operation');
+    ELSIF v_data IS NULL OR jsonb_typeof(v_data) <> 'object' THEN
+        v_error := 'data must be a JSON object';
+    ELSE
+        v_data := v_data - ARRAY['content_hash', 'hash_version', 'created_at', 'updated_at', 'deleted_at'];
+        -- The writers of this shape, if it was checked before under these names.
+        SELECT max(w.call) FILTER (WHERE w.kind = v_keyed), max(w.call) FILTER (WHERE w.kind = 'insert'), max(w.relid), max(w.columns)
+        INTO v_keyed_call, v_insert_call, v_relid, v_columns
+        FROM @extschema@.c77_secure_db_writers AS w
+        WHERE w.relid = to_regclass(format('%I.%I', v_schema, v_table))::oid
+          AND w.kind IN (v_keyed, CASE WHEN v_inserts THEN 'insert' END) AND w.pk_column = v_pk
+          AND w.columns = ARRAY(SELECT jsonb_object_keys(v_data)) AND w.schema_name = v_schema AND w.table_name = v_table;
+        -- If not, check it against the registry and the table's description.
+        IF v_relid IS NULL THEN
+            v_columns := ARRAY(SELECT jsonb_object_keys(v_data));
+            IF NOT @extschema@.c77_secure_db_is_secure_schema(v_schema) THEN
+                v_error := format('Schema %s is not a registered secure schema', v_schema);
+            ELSE
+                v_relid := @extschema@.c77_secure_db_relid(v_schema, v_table);
+                IF v_relid IS NULL THEN
+                    v_error := format('Table %s.%s does not exist', v_schema, v_table);
+                ELSE
+                    v_meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
+                    SELECT min(k) INTO v_unknown FROM unnest(v_columns) AS k WHERE NOT (k = ANY (v_meta.columns));
+                    IF v_meta.unsafe_functions IS NOT NULL THEN
+                        v_error := format('Table %s.%s calls functions owned by a non-superuser (%s) in defaults, constraints, indexes, triggers, policies or rules; c77_secure_db_operation will not run them with its owner''s rights',
+                                          v_schema, v_table, v_meta.unsafe_functions);
+                    ELSIF v_unknown IS NOT NULL THEN
+                        v_error := format('Column %s does not exist in table %s.%s', v_unknown, v_schema, v_table);
+                    ELSIF NOT (v_pk = ANY (v_meta.columns)) THEN
+                        v_error := format('Primary key column %s does not exist in table %s.%s', v_pk, v_schema, v_table);
+                    END IF;
+                END IF;
+            END IF;
+        END IF;
+        -- The key's value is checked every time; deleted_at only with the description (a
+        -- soft_delete writer exists only for a table that has it).
+        IF v_error IS NULL AND v_operation IN ('update', 'delete', 'soft_delete') AND (v_data -> v_pk IS NULL OR v_data -> v_pk = 'null') THEN
+            v_error := format('Primary key "%s" required for %s operation', v_pk, v_operation);
+        ELSIF v_error IS NULL AND v_operation = 'soft_delete' AND v_meta.relid IS NOT NULL AND NOT v_meta.has_deleted_at THEN
+            v_error := format('Table %s.%s has no deleted_at column; soft_delete needs one', v_schema, v_table);
+        END IF;
+        v_record_id := v_data ->> v_pk;
+    END IF;
+
+    v_feature := coalesce(p_required_feature, CASE v_operation
+        WHEN 'insert' THEN 'secure_db_insert' WHEN 'update' THEN 'secure_db_update' WHEN 'upsert' THEN 'secure_db_update'
+        WHEN 'soft_delete' THEN 'secure_db_delete' WHEN 'delete' THEN 'secure_db_hard_delete' END);
+
+    IF v_error IS NULL AND p_check_rbac THEN
+        SELECT denial, user_id INTO v_denial, v_rbac_user
+        FROM @extschema@.c77_secure_db_rbac_denial(true, v_feature, p_scope_type, p_scope_id);
+        v_error := v_denial ->> 'error';
+    END IF;
+
+    -- Perform it: each statement under a fresh token, in a subtransaction so that a failure
+    -- (constraint violation, bad value) becomes a success:false answer that is still audited.
+    -- A token no row consumed is marked used right away.
+    IF v_error IS NULL THEN
+        BEGIN
+            IF v_keyed IS NOT NULL AND v_data ? v_pk THEN
+                v_keyed_call := coalesce(v_keyed_call,
+                                         @extschema@.c77_secure_db_writer_for(v_relid, v_schema, v_table, v_keyed, v_pk, v_columns));
+                v_token := gen_random_uuid();
+                INSERT INTO @extschema@.c77_secure_db_auth_tokens (token, session_id, operation_type, table_oid, expires_at)
+                VALUES (v_token, @extschema@.c77_secure_db_session_id(), v_operation, v_relid, clock_timestamp() + interval '5 seconds');
+                v_setting := set_config('c77_secure_db.auth_token', v_token::text, true);
+                EXECUTE v_keyed_call INTO v_row USING v_data;
+                v_setting := set_config('c77_secure_db.auth_token', '', true);
+                IF v_row IS NULL THEN
+                    UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true WHERE token = v_token AND NOT used;
+                    IF v_operation <> 'upsert' THEN
+                        RAISE EXCEPTION 'Record with %s = % not found in %.%', v_pk, v_record_id, v_schema, v_table
+                            USING ERRCODE = 'no_data_found';
+                    END IF;
+                END IF;
+            END IF;
+            IF v_inserts AND v_row IS NULL THEN
+                v_insert_call := coalesce(v_insert_call,
+                                          @extschema@.c77_secure_db_writer_for(v_relid, v_schema, v_table, 'insert', v_pk, v_columns));
+                v_token := gen_random_uuid();
+                INSERT INTO @extschema@.c77_secure_db_auth_tokens (token, session_id, operation_type, table_oid, expires_at)
+                VALUES (v_token, @extschema@.c77_secure_db_session_id(), v_operation, v_relid, clock_timestamp() + interval '5 seconds');
+                v_setting := set_config('c77_secure_db.auth_token', v_token::text, true);
+                EXECUTE v_insert_call INTO v_row USING v_data;
+                v_setting := set_config('c77_secure_db.auth_token', '', true);
+                IF v_row IS NULL THEN
+                    UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true WHERE token = v_token AND NOT used;
+                END IF;
+            END IF;
+        EXCEPTION WHEN others THEN
+            v_error := SQLERRM;
+            v_row := NULL;
+        END;
+    END IF;
+
+    -- Audit it, successful or not.
+    IF v_error IS NULL THEN
+        v_record_id := coalesce(v_row ->> v_pk, v_record_id);
+    END IF;
+    INSERT INTO @extschema@.c77_secure_db_operation_audit
+        (operation_id, schema_name, table_name, operation_type, record_id, content_hash, success, error_message,
+         execution_time_ms, rbac_user_id, required_feature)
+    VALUES (v_operation_id, v_schema, v_table, coalesce(v_operation, 'invalid'), v_record_id, v_row ->> 'content_hash',
+            v_error IS NULL, v_error, ceil(extract(epoch FROM clock_timestamp() - v_started) * 1000)::integer, v_rbac_user,
+            CASE WHEN p_check_rbac THEN v_feature END);
+
+    IF v_denial IS NOT NULL THEN
+        RETURN v_denial || jsonb_build_object('operation_id', v_operation_id);
+    ELSIF v_error IS NOT NULL THEN
+        RETURN jsonb_build_object('success', false, 'error', v_error, 'operation', v_operation, 'schema_name', v_schema,
+                                  'table_name', v_table, 'operation_id', v_operation_id, 'timestamp', now());
+    END IF;
+    v_response := jsonb_build_object(
+        'success', true, 'operation', v_operation, 'schema_name', v_schema, 'table_name', v_table,
+        'rows_affected', CASE WHEN v_row IS NULL THEN 0 ELSE 1 END, 'content_hash', v_row ->> 'content_hash',
+        'execution_time_ms', round(extract(epoch FROM clock_timestamp() - v_started) * 1000, 3),
+        'operation_id', v_operation_id, 'rbac_check_performed', coalesce(p_check_rbac, false), 'timestamp', now());
+    IF v_operation <> 'delete' THEN
+        v_response := v_response || jsonb_build_object('data', v_row);
+    END IF;
+    IF p_check_rbac THEN
+        v_response := v_response || jsonb_build_object('rbac_user_id', v_rbac_user, 'required_feature', v_feature);
+    END IF;
+    RETURN v_response;
+END
+$$;
+
+-- ddl_command_end as in 2.0, except that CREATE INDEX and ALTER INDEX on a secure table now
+-- forget its cached description (and so its writers) too. In 2.0 an index created after the
+-- table was described went unnoticed: an expression index calling its owner's function would
+-- have run that function with the write path's rights.
+CREATE OR REPLACE FUNCTION c77_secure_db_on_ddl_end() RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+    v_command record;
+    v_relid oid;
+    v_schema text;
+    v_superuser boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
+BEGIN
+    FOR v_command IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+        v_relid := NULL;
+        IF v_command.classid = 'pg_class'::regclass THEN
+            v_relid := coalesce((SELECT indrelid FROM pg_index WHERE indexrelid = v_command.objid), v_command.objid);
+        ELSIF v_command.classid = 'pg_rewrite'::regclass THEN
+            SELECT ev_class INTO v_relid FROM pg_rewrite WHERE oid = v_command.objid;
+        ELSIF v_command.classid = 'pg_trigger'::regclass THEN
+            SELECT tgrelid INTO v_relid FROM pg_trigger WHERE oid = v_command.objid;
+        END IF;
+        CONTINUE WHEN v_relid IS NULL;
+        SELECT n.nspname INTO v_schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.oid = v_relid AND c.relkind IN ('r', 'p');
+        CONTINUE WHEN v_schema IS NULL OR NOT @extschema@.c77_secure_db_is_secure_schema(v_schema);
+
+        IF v_command.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO') THEN
+            PERFORM @extschema@.c77_secure_db_after_ddl(v_relid, true);
+            CONTINUE;
+        END IF;
+        IF v_command.command_tag IN ('CREATE INDEX', 'ALTER INDEX') THEN
+            -- Allowed, but an expression index calls functions on every write: describe the
+            -- table anew, so that the write path sees them (unsafe_functions).
+            PERFORM @extschema@.c77_secure_db_forget_table(v_relid);
+            CONTINUE;
+        END IF;
+        CONTINUE WHEN v_command.command_tag IN ('GRANT', 'REVOKE', 'CREATE STATISTICS')
+                  OR (v_command.command_tag = 'CREATE TRIGGER'
+                      AND EXISTS (SELECT 1 FROM pg_trigger WHERE oid = v_command.objid AND tgname LIKE 'c77\_secure\_db\_%'
+                                  AND tgfoid IN ('@extschema@.c77_secure_db_protect_row'::regproc, '@extschema@.c77_secure_db_block_truncate'::regproc)));
+
+        IF NOT v_superuser AND NOT @extschema@.c77_secure_db_ddl_window_open(v_relid) THEN
+            RAISE EXCEPTION '% on secure table %.% is not allowed',
+                v_command.command_tag, v_schema, (SELECT relname FROM pg_class WHERE oid = v_relid)
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Run it in the same transaction after SELECT c77_secure_db_rehash(schema, table) (c77_secure_db_admin), which re-hashes the rows and audits the change.';
+        END IF;
+        PERFORM @extschema@.c77_secure_db_after_ddl(v_relid, false);
+    END LOOP;
+END
+$$;

@@ -6,7 +6,7 @@ n=0 failed=0
 check() { n=$((n + 1)); if [ "$2" = "$3" ]; then echo "ok $n - $1"; else echo "not ok $n - $1 (got '$2', want '$3')"; failed=1; fi; }
 q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2" 2>&1; }
 
-echo "1..8"
+echo "1..9"
 dropdb --if-exists c77_dump_src >/dev/null 2>&1; dropdb --if-exists c77_dump_dst >/dev/null 2>&1
 createdb c77_dump_src && createdb c77_dump_dst
 q c77_dump_src "CREATE EXTENSION c77_secure_db;
@@ -28,6 +28,7 @@ check "audit restored" "$(q c77_dump_dst "SELECT count(*) FROM c77_secure_db_ope
 check "rows restored and verify" "$(q c77_dump_dst "SELECT c77_secure_db_verify_content_hashes('shop','orders')->>'mismatch_count'")" "0"
 check "protection restored" "$(q c77_dump_dst "INSERT INTO shop.orders (amount) VALUES (1)" | grep -c 'Direct modifications not allowed')" "1"
 check "the sealed audit chain verifies after restore" "$(q c77_dump_dst "SELECT c77_secure_db_verify_audit_chain()->>'valid'")" "true"
+check "generated writers are not dumped" "$(q c77_dump_dst "SELECT count(*) FROM pg_proc WHERE proname LIKE 'c77\\_secure\\_db\\_w\\_%'")" "0"
 check "write path works after restore" "$(q c77_dump_dst "SELECT c77_secure_db_operation('{\"schema_name\":\"shop\",\"table_name\":\"orders\",\"operation\":\"insert\",\"data\":{\"amount\":9}}')->>'success'")" "true"
 check "audit sequence continues" "$(q c77_dump_dst "SELECT count(DISTINCT id) = count(*) FROM c77_secure_db_operation_audit")" "t"
 check "self-tests pass after restore" "$(q c77_dump_dst "SELECT c77_secure_db_run_all_tests()->>'overall_status'")" "ALL_TESTS_PASSED"
