@@ -376,13 +376,14 @@ BEGIN
 END
 $$;
 
--- Digests of the key ranges (-inf, b1], (b1, b2], ..., (bn, +inf) of a table, for increasing
--- boundary keys p_boundaries (text of the primary key's type; empty or NULL: one range).
+-- Digests of the consecutive key ranges (b1, b2], (b2, b3], ..., (bn-1, bn] of a table, for
+-- increasing bounds p_bounds (text of the primary key's type; the first may be NULL for no
+-- lower bound, the last NULL for no upper bound: '{NULL,NULL}' is the whole table).
 -- Read-only; one index range scan per bucket, so a pass reads every row once.
 --
 -- Returns {"success", "buckets": [{"count", "digest"}, ...]}, one entry per range, in order.
 -- A bucket's digest is SHA-256 (hex) of its rows' row digests (32 bytes each) in key order.
-CREATE FUNCTION c77_secure_db_bucket_digests(p_schema_name text, p_table_name text, p_boundaries text[]) RETURNS jsonb
+CREATE FUNCTION c77_secure_db_bucket_digests(p_schema_name text, p_table_name text, p_bounds text[]) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, @extschema@, pg_temp
 SET client_encoding = 'UTF8'
@@ -391,7 +392,6 @@ SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
 DECLARE
     v_target record;
-    v_bounds text[] := coalesce(p_boundaries, '{}');
     v_sql text;
     v_bucket jsonb;
     v_buckets jsonb := '[]';
@@ -400,8 +400,10 @@ BEGIN
     IF v_target.error IS NOT NULL THEN
         RETURN jsonb_build_object('success', false, 'error', v_target.error);
     END IF;
-    IF array_position(v_bounds, NULL) IS NOT NULL THEN
-        RETURN jsonb_build_object('success', false, 'error', 'boundaries must not be NULL');
+    IF cardinality(p_bounds) IS DISTINCT FROM array_length(p_bounds, 1) OR cardinality(p_bounds) < 2
+       OR array_position(p_bounds[2:cardinality(p_bounds) - 1], NULL) IS NOT NULL THEN
+        RETURN jsonb_build_object('success', false, 'error',
+                                  'bounds must be a list of at least two keys, NULL only first (no lower bound) or last (no upper bound)');
     END IF;
     v_sql := format($q$
         SELECT jsonb_build_object('count', count(*), 'digest', encode(sha256(coalesce(string_agg(d, ''::bytea ORDER BY k), '')), 'hex'))
@@ -409,8 +411,8 @@ BEGIN
               FROM %1$I.%2$I AS t
               WHERE ($1::text IS NULL OR t.%3$I > $1::%4$s) AND ($2::text IS NULL OR t.%3$I <= $2::%4$s)) AS bucket
         $q$, (v_target.meta).schema_name, (v_target.meta).table_name, (v_target.meta).pk_column, (v_target.meta).pk_type);
-    FOR i IN 1 .. cardinality(v_bounds) + 1 LOOP
-        EXECUTE v_sql INTO v_bucket USING v_bounds[i - 1], v_bounds[i];
+    FOR i IN 1 .. cardinality(p_bounds) - 1 LOOP
+        EXECUTE v_sql INTO v_bucket USING p_bounds[i], p_bounds[i + 1];
         v_buckets := v_buckets || jsonb_build_array(v_bucket);
     END LOOP;
     RETURN jsonb_build_object('success', true, 'buckets', v_buckets);
