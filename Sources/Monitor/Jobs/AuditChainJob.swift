@@ -184,25 +184,24 @@ public struct AuditChainJob: MonitorJob {
         }
         // A log that cannot be read or does not verify is left as it is, as evidence.
         guard !problems.contains(where: { $0.kind == "unreadable" || $0.kind == "invalid" }) else { return problems.count }
-        guard entries.last.map({ $0.auditHeadSeq != headSeq || $0.auditHeadDigest != headDigest }) ?? true else { return problems.count }
-        let entry = try log.append(auditHeadSeq: headSeq, auditHeadDigest: headDigest, after: entries.last)
-        context.memory.digest = .init(seq: entry.seq, link: entry.link)
-        let answer = try await call(context, "SELECT c77_secure_db_record_digest_head($1::bigint, $2)::text AS result",
-                                    [.text(String(entry.seq)), .text(entry.link)], failing: false)
-        if answer["success"] != .bool(true) {
-            context.logger.warning("the database refused digest entry \(entry.seq): \(answer["error"]?.stringValue ?? "")")
+        let appended = try context.memory.appendToDigestLog {
+            // Read again: the table digest job may have appended since (copying this head).
+            let last = try log.entries().last
+            guard last.map({ $0.auditHeadSeq != headSeq || $0.auditHeadDigest != headDigest }) ?? true else { return nil }
+            return try log.append(auditHeadSeq: headSeq, auditHeadDigest: headDigest, after: last)
         }
+        if let appended { try await context.recordDigestHead(appended) }
         return problems.count
     }
 
-    /// Calls a function of the extension that answers JSON with `success`; with `failing`,
-    /// an answer without success throws.
-    private func call(_ context: JobContext, _ sql: String, _ parameters: [PostgresValue], failing: Bool = true) async throws -> JSONValue {
+    /// Calls a function of the extension that answers JSON with `success`; an answer without
+    /// success throws.
+    private func call(_ context: JobContext, _ sql: String, _ parameters: [PostgresValue]) async throws -> JSONValue {
         let text = try await context.database.withConnection { connection in
             try await connection.query(sql, parameters).first?.string("result")
         }
         let result = try JSONDecoder().decode(JSONValue.self, from: Data((text ?? "{}").utf8))
-        guard !failing || result["success"] == .bool(true) else {
+        guard result["success"] == .bool(true) else {
             throw JobError("audit chain: \(result["error"]?.stringValue ?? text ?? "no answer")")
         }
         return result

@@ -1,4 +1,5 @@
 import ControlSocket
+import DigestLog
 import Logging
 import Synchronization
 
@@ -50,12 +51,25 @@ public final class DaemonMemory: Sendable {
     }
 
     private let lastDigest = Mutex<DigestMark?>(nil)
+    /// Held while a job reads the digest log's last entry and appends after it.
+    private let digestAppends = Mutex<Void>(())
 
     public init() {}
 
     public var digest: DigestMark? {
         get { lastDigest.withLock { $0 } }
         set { lastDigest.withLock { $0 = newValue } }
+    }
+
+    /// Runs `append` while no other job appends to the digest log: it reads the log's last
+    /// entry and appends after it, or returns nil to append nothing. The entry it appended is
+    /// remembered as the one this process wrote last.
+    public func appendToDigestLog(_ append: () throws -> DigestEntry?) throws -> DigestEntry? {
+        try digestAppends.withLock { _ in
+            let entry = try append()
+            if let entry { digest = DigestMark(seq: entry.seq, link: entry.link) }
+            return entry
+        }
     }
 }
 
