@@ -104,6 +104,32 @@ import Testing
         #expect(try harness.sql("SELECT entry_seq FROM c77_secure_db_digest_head") == String(entries.count), "and the database has the latest entry")
     }
 
+    @Test func bothJobsAppendToOneIntactLog() throws {
+        let harness = try DaemonHarness()
+        try insert(harness, 10)
+        let journal = try start(harness)
+        defer { harness.stop(); journal.stop() }
+        let mark = journal.mark
+        for round in 1...5 {
+            try insert(harness, round)
+            let digestRuns = harness.finishedRuns("table_digest"), chainRuns = harness.finishedRuns("audit_chain")
+            for job in ["audit_chain", "table_digest"] {
+                guard case .success = try harness.send(ControlRequest(cmd: "run", args: ["job": .string(job)])) else {
+                    throw HarnessError("'run \(job)' was refused")
+                }
+            }
+            _ = try harness.waitForRun("audit_chain", after: chainRuns)
+            _ = try harness.waitForRun("table_digest", after: digestRuns)
+            #expect(harness.lastOutcome("table_digest") == "success" && harness.lastOutcome("audit_chain") == "success", "round \(round)")
+        }
+        _ = try harness.runAndWait("audit_chain")
+        #expect(try tampering(journal, since: mark).isEmpty, "neither job sees the other's entries as tampering")
+        let exported = harness.stateDirectory + "/../digests-export.json"
+        _ = try DaemonHarness.run(DaemonHarness.ctlPath, ["digest", "export", "--socket", harness.socketPath, "--output", exported])
+        let verify = try DaemonHarness.run(DaemonHarness.ctlPath, ["digest", "verify", exported])
+        #expect(verify.status == 0, "\(verify.output)")
+    }
+
     @Test func superuserWritesPastTheTriggersAreCaught() throws {
         let harness = try DaemonHarness()
         try insert(harness, 12)

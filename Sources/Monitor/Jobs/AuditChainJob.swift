@@ -145,18 +145,21 @@ public struct AuditChainJob: MonitorJob {
         // (kind, text): the kind is the alert's fingerprint, so a condition left in place is
         // one alert (repeated per repeat_interval), not a new one whenever entry numbers move.
         var problems: [(kind: String, text: String)] = []
+        // The witnesses first, the log after: the table digest job may append meanwhile, and
+        // an entry is in the log before either witness has it.
+        let mark = context.memory.digest
+        let recorded = try await context.database.withConnection { connection in
+            try await connection.query("SELECT entry_seq, entry_link FROM c77_secure_db_digest_head").first
+        }
         var entries: [DigestEntry] = []
         if FileManager.default.fileExists(atPath: log.keyPath) || FileManager.default.fileExists(atPath: log.path) {
             do {
-                let export = try log.export()
+                let export = try context.memory.readingDigestLog { try log.export() }
                 entries = export.entries
                 problems += export.problems().map { ("invalid", $0) }
             } catch {
                 problems.append(("unreadable", "\(error)"))
             }
-        }
-        let recorded = try await context.database.withConnection { connection in
-            try await connection.query("SELECT entry_seq, entry_link FROM c77_secure_db_digest_head").first
         }
         if let recorded, let seq = Int(try recorded.string("entry_seq")) {
             let link = try recorded.string("entry_link")
@@ -166,7 +169,7 @@ public struct AuditChainJob: MonitorJob {
                 problems.append(("database-missing", "entry \(seq), recorded in the database, is missing: the log was truncated or rolled back to entry \(entries.last?.seq ?? 0)"))
             }
         }
-        if let mark = context.memory.digest {
+        if let mark {
             if let entry = entries.first(where: { $0.seq == mark.seq }) {
                 if entry.link != mark.link { problems.append(("memory-differs", "entry \(mark.seq) differs from the one this daemon wrote")) }
             } else {

@@ -51,8 +51,8 @@ public final class DaemonMemory: Sendable {
     }
 
     private let lastDigest = Mutex<DigestMark?>(nil)
-    /// Held while a job reads the digest log's last entry and appends after it.
-    private let digestAppends = Mutex<Void>(())
+    /// Held while a job reads or appends to the digest log.
+    private let digestLog = Mutex<Void>(())
 
     public init() {}
 
@@ -61,11 +61,17 @@ public final class DaemonMemory: Sendable {
         set { lastDigest.withLock { $0 = newValue } }
     }
 
-    /// Runs `append` while no other job appends to the digest log: it reads the log's last
-    /// entry and appends after it, or returns nil to append nothing. The entry it appended is
-    /// remembered as the one this process wrote last.
+    /// Runs `read` while no other job of this process appends to the digest log, so that it
+    /// never sees an entry half-written.
+    public func readingDigestLog<T: Sendable>(_ read: () throws -> T) throws -> T {
+        try digestLog.withLock { _ in try read() }
+    }
+
+    /// Runs `append` while no other job reads or appends to the digest log: it reads the log's
+    /// last entry and appends after it, or returns nil to append nothing. The entry it appended
+    /// is remembered as the one this process wrote last.
     public func appendToDigestLog(_ append: () throws -> DigestEntry?) throws -> DigestEntry? {
-        try digestAppends.withLock { _ in
+        try digestLog.withLock { _ in
             let entry = try append()
             if let entry { digest = DigestMark(seq: entry.seq, link: entry.link) }
             return entry

@@ -44,7 +44,7 @@ public struct TableDigestJob: MonitorJob {
             try await connection.query("SELECT seal_seq FROM c77_secure_db_audit_chain_head()").first?.int("seal_seq")
         } ?? 0
         let log = DigestLog(stateDirectory: context.stateDirectory)
-        let signedRoots = try signedTableRoots(log)
+        let signedRoots = try signedTableRoots(log, context: context)
         let store = TableDigestStore(stateDirectory: context.stateDirectory)
         let targets = try await SecureTableTarget.discover(context, wanted: tables, section: "job.table_digest")
 
@@ -92,9 +92,9 @@ public struct TableDigestJob: MonitorJob {
 
     /// The table roots of the signed digest log's latest entry that has them. A log that does
     /// not verify is not trusted, nor touched: it is evidence, which the audit_chain job reports.
-    private func signedTableRoots(_ log: DigestLog) throws -> [String: String] {
+    private func signedTableRoots(_ log: DigestLog, context: JobContext) throws -> [String: String] {
         guard FileManager.default.fileExists(atPath: log.path) || FileManager.default.fileExists(atPath: log.keyPath) else { return [:] }
-        let export = try log.export()
+        let export = try context.memory.readingDigestLog { try log.export() }
         if let problem = export.problems().first {
             throw JobError("table digests: the digest log \(log.path) does not verify (\(problem)); it is left as it is")
         }
