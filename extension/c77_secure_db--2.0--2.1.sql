@@ -686,3 +686,138 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Table digests: what the daemon keeps outside the database to find rows that changed,
+-- vanished or appeared without an audited operation (triggers off, hash recomputed). The
+-- daemon splits a table into primary-key buckets, keeps each bucket's digest and the digests
+-- of its rows, and compares them with the table on every pass. HASHING.md, "Row digests and
+-- bucket digests", defines both.
+-- ---------------------------------------------------------------------------------------------
+
+-- The digest of a whole row, every column included (content_hash and timestamps too): SHA-256
+-- of the row's binary output (record_send). Inlined into its callers, which pin
+-- client_encoding (text columns are sent in it).
+CREATE FUNCTION c77_secure_db_row_digest(p_row anyelement) RETURNS bytea
+LANGUAGE sql STABLE
+AS $$ SELECT pg_catalog.sha256(pg_catalog.record_send(p_row)) $$;
+
+-- The description of a table the digest functions accept (a table of a secure schema with a
+-- single-column primary key), or the reason it is not one.
+CREATE FUNCTION c77_secure_db_digest_target(p_schema_name text, p_table_name text,
+                                            OUT meta c77_secure_db_table_meta, OUT error text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+    v_relid oid := @extschema@.c77_secure_db_relid(p_schema_name, p_table_name);
+BEGIN
+    IF v_relid IS NULL OR NOT @extschema@.c77_secure_db_is_secure_schema(p_schema_name) THEN
+        error := format('Table %s.%s is not a table of a secure schema', p_schema_name, p_table_name);
+        RETURN;
+    END IF;
+    meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
+    IF meta.pk_column IS NULL THEN
+        error := format('Table %s.%s has no single-column primary key', p_schema_name, p_table_name);
+        meta := NULL;
+    END IF;
+END
+$$;
+
+-- Digests of the consecutive key ranges (b1, b2], (b2, b3], ..., (bn-1, bn] of a table, for
+-- increasing bounds p_bounds (text of the primary key's type; the first may be NULL for no
+-- lower bound, the last NULL for no upper bound: '{NULL,NULL}' is the whole table).
+-- Read-only; one index range scan per bucket, so a pass reads every row once.
+--
+-- Returns {"success", "buckets": [{"count", "digest"}, ...]}, one entry per range, in order.
+-- A bucket's digest is SHA-256 (hex) of its rows' row digests (32 bytes each) in key order.
+CREATE FUNCTION c77_secure_db_bucket_digests(p_schema_name text, p_table_name text, p_bounds text[]) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, @extschema@, pg_temp
+SET client_encoding = 'UTF8'
+SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
+AS $$
+DECLARE
+    v_target record;
+    v_sql text;
+    v_bucket jsonb;
+    v_buckets jsonb := '[]';
+BEGIN
+    SELECT * INTO v_target FROM @extschema@.c77_secure_db_digest_target(p_schema_name, p_table_name);
+    IF v_target.error IS NOT NULL THEN
+        RETURN jsonb_build_object('success', false, 'error', v_target.error);
+    END IF;
+    IF cardinality(p_bounds) IS DISTINCT FROM array_length(p_bounds, 1) OR cardinality(p_bounds) < 2
+       OR array_position(p_bounds[2:cardinality(p_bounds) - 1], NULL) IS NOT NULL THEN
+        RETURN jsonb_build_object('success', false, 'error',
+                                  'bounds must be a list of at least two keys, NULL only first (no lower bound) or last (no upper bound)');
+    END IF;
+    v_sql := format($q$
+        SELECT jsonb_build_object('count', count(*), 'digest', encode(sha256(coalesce(string_agg(d, ''::bytea ORDER BY k), '')), 'hex'))
+        FROM (SELECT t.%3$I AS k, @extschema@.c77_secure_db_row_digest(t) AS d
+              FROM %1$I.%2$I AS t
+              WHERE ($1::text IS NULL OR t.%3$I > $1::%4$s) AND ($2::text IS NULL OR t.%3$I <= $2::%4$s)) AS bucket
+        $q$, (v_target.meta).schema_name, (v_target.meta).table_name, (v_target.meta).pk_column, (v_target.meta).pk_type);
+    FOR i IN 1 .. cardinality(p_bounds) - 1 LOOP
+        EXECUTE v_sql INTO v_bucket USING p_bounds[i], p_bounds[i + 1];
+        v_buckets := v_buckets || jsonb_build_array(v_bucket);
+    END LOOP;
+    RETURN jsonb_build_object('success', true, 'buckets', v_buckets);
+END
+$$;
+
+-- The rows of one key range, after p_after_key (NULL: from the start) up to p_until_key
+-- (inclusive; NULL: no bound), at most p_max_rows of them (NULL: all), in key order: their
+-- keys (text) and row digests (hex). Read-only.
+--
+-- Returns {"success", "keys": [...], "row_digests": [...], "done"}; done: the range has no
+-- rows after the last one returned.
+CREATE FUNCTION c77_secure_db_row_digests(
+    p_schema_name text, p_table_name text, p_after_key text, p_until_key text, p_max_rows integer DEFAULT NULL
+) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, @extschema@, pg_temp
+SET client_encoding = 'UTF8'
+SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
+AS $$
+DECLARE
+    v_target record;
+    v_result jsonb;
+BEGIN
+    SELECT * INTO v_target FROM @extschema@.c77_secure_db_digest_target(p_schema_name, p_table_name);
+    IF v_target.error IS NOT NULL THEN
+        RETURN jsonb_build_object('success', false, 'error', v_target.error);
+    END IF;
+    IF p_max_rows < 1 THEN
+        RETURN jsonb_build_object('success', false, 'error', 'max_rows must be at least 1');
+    END IF;
+    -- One row more than asked for tells whether the range goes on.
+    EXECUTE format($q$
+        SELECT jsonb_build_object('success', true,
+                                  'keys', coalesce(jsonb_agg(k ORDER BY n) FILTER (WHERE n <= $3 OR $3 IS NULL), '[]'),
+                                  'row_digests', coalesce(jsonb_agg(d ORDER BY n) FILTER (WHERE n <= $3 OR $3 IS NULL), '[]'),
+                                  'done', $3 IS NULL OR count(*) <= $3)
+        FROM (SELECT t.%3$I::text AS k, encode(@extschema@.c77_secure_db_row_digest(t), 'hex') AS d,
+                     row_number() OVER (ORDER BY t.%3$I) AS n
+              FROM %1$I.%2$I AS t
+              WHERE ($1::text IS NULL OR t.%3$I > $1::%4$s) AND ($2::text IS NULL OR t.%3$I <= $2::%4$s)
+              ORDER BY t.%3$I LIMIT $3 + 1) AS range
+        $q$, (v_target.meta).schema_name, (v_target.meta).table_name, (v_target.meta).pk_column, (v_target.meta).pk_type)
+    INTO v_result USING p_after_key, p_until_key, p_max_rows;
+    RETURN v_result;
+END
+$$;
+
+REVOKE ALL ON FUNCTION
+    c77_secure_db_row_digest(anyelement),
+    c77_secure_db_digest_target(text, text),
+    c77_secure_db_bucket_digests(text, text, text[]),
+    c77_secure_db_row_digests(text, text, text, text, integer)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    c77_secure_db_audit_chain_head(),
+    c77_secure_db_bucket_digests(text, text, text[]),
+    c77_secure_db_row_digests(text, text, text, text, integer)
+TO c77_secure_db_admin, c77_secure_db_monitor;

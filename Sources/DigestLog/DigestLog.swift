@@ -1,8 +1,9 @@
 import Crypto
 import Foundation
 
-/// One entry of the digest log: the audit chain head the daemon saw at a moment, chained to the
-/// previous entry and signed with the daemon's Ed25519 key.
+/// One entry of the digest log: the audit chain head the daemon saw at a moment, and the roots of
+/// its table digests when it recorded them, chained to the previous entry and signed with the
+/// daemon's Ed25519 key.
 public struct DigestEntry: Sendable, Codable, Equatable {
     /// 1 for the first entry, then consecutive.
     public var seq: Int
@@ -13,6 +14,9 @@ public struct DigestEntry: Sendable, Codable, Equatable {
     public var auditHeadDigest: String
     /// `link` of the previous entry (64 zeros for the first).
     public var previous: String
+    /// The table digest job's root per secure table (`schema.table`), in entries it appended;
+    /// nil in the audit chain job's entries.
+    public var tableRoots: [String: String]?
     /// Base64 Ed25519 signature over `signedText`.
     public var signature: String
 
@@ -21,12 +25,19 @@ public struct DigestEntry: Sendable, Codable, Equatable {
         case recordedAt = "recorded_at"
         case auditHeadSeq = "audit_head_seq"
         case auditHeadDigest = "audit_head_digest"
+        case tableRoots = "table_roots"
     }
 
     /// The bytes the signature covers: a versioned line per field, so no field can run into
-    /// another.
+    /// another. Entries with table roots (version 2) add a line per table, in name order: the
+    /// name's length in UTF-8 bytes, `:`, the name, a space and the root.
     public var signedText: String {
-        ["c77-secure-db digest 1", String(seq), recordedAt, String(auditHeadSeq), auditHeadDigest, previous]
+        guard let tableRoots else {
+            return ["c77-secure-db digest 1", String(seq), recordedAt, String(auditHeadSeq), auditHeadDigest, previous]
+                .joined(separator: "\n")
+        }
+        let tables = tableRoots.sorted { $0.key < $1.key }.map { "\($0.key.utf8.count):\($0.key) \($0.value)" }
+        return (["c77-secure-db digest 2", String(seq), recordedAt, String(auditHeadSeq), auditHeadDigest, previous] + tables)
             .joined(separator: "\n")
     }
 
@@ -100,6 +111,13 @@ public struct DigestExport: Sendable, Codable, Equatable {
             previous = entry
         }
         return problems
+    }
+}
+
+extension [DigestEntry] {
+    /// The table digest roots of the latest entry that has them (empty when none has).
+    public var latestTableRoots: [String: String] {
+        last { $0.tableRoots != nil }?.tableRoots ?? [:]
     }
 }
 
@@ -180,15 +198,17 @@ public struct DigestLog: Sendable {
         return (DigestExport(publicKey: publicKey, entries: page.entries), page.more)
     }
 
-    /// Appends a signed entry for the audit chain head after `last` (nil: the first entry),
-    /// and syncs it to disk before returning it.
+    /// Appends a signed entry for the audit chain head (and table digest roots) after `last`
+    /// (nil: the first entry), and syncs it to disk before returning it.
     @discardableResult
-    public func append(auditHeadSeq: Int, auditHeadDigest: String, after last: DigestEntry?) throws -> DigestEntry {
+    public func append(auditHeadSeq: Int, auditHeadDigest: String, tableRoots: [String: String]? = nil,
+                       after last: DigestEntry?) throws -> DigestEntry {
         let key = try signingKey()
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         var entry = DigestEntry(seq: (last?.seq ?? 0) &+ 1, recordedAt: formatter.string(from: Date()), auditHeadSeq: auditHeadSeq,
-                                auditHeadDigest: auditHeadDigest, previous: last?.link ?? DigestEntry.genesis, signature: "")
+                                auditHeadDigest: auditHeadDigest, previous: last?.link ?? DigestEntry.genesis, tableRoots: tableRoots,
+                                signature: "")
         entry.signature = try key.signature(for: Data(entry.signedText.utf8)).base64EncodedString()
         var line = try DigestExport.encoder.encode(entry)
         line.append(UInt8(ascii: "\n"))

@@ -81,6 +81,17 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var fullVerificationInterval: Duration
     }
 
+    /// `[job.table_digest]`
+    public struct TableDigest: Sendable, Equatable {
+        public var job: JobSettings
+        /// nil: every table of every registered secure schema.
+        public var tables: [SecureTable]?
+        /// Rows per primary-key bucket when a table's buckets are first laid out; a bucket that
+        /// grows past twice this is split.
+        public var bucketRows: Int
+        public var alertFloodThreshold: Int
+    }
+
     /// `[job.retention]`
     public struct Retention: Sendable, Equatable {
         public var job: JobSettings
@@ -129,6 +140,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var hashVerification: HashVerification
     public var anomalyDetection: AnomalyDetection
     public var auditChain: AuditChain
+    public var tableDigest: TableDigest
     public var retention: Retention
     public var alerts: Alerts
     public var notifySink: NotifySink
@@ -150,7 +162,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public static func parse(text: String, file: String) throws(ConfigError) -> DaemonConfiguration {
         let document = try INIDocument(text: text, file: file)
         let known = ["daemon", "database", "job.health_check", "job.token_cleanup", "job.hash_verification",
-                     "job.anomaly_detection", "job.audit_chain", "job.retention", "alerts", "sink.notify", "sink.journald", "sink.webhook"]
+                     "job.anomaly_detection", "job.audit_chain", "job.table_digest", "job.retention", "alerts", "sink.notify", "sink.journald", "sink.webhook"]
         if let unknown = document.sections.first(where: { !known.contains($0.name) }) {
             throw ConfigError(.unknownSection, file: file, line: unknown.line, section: unknown.name,
                               message: "unknown section [\(unknown.name)] (known: \(known.map { "[\($0)]" }.joined(separator: " ")))")
@@ -209,13 +221,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         section = reader("job.hash_verification")
         let hashVerification = HashVerification(
             job: try section.job(defaultSchedule: .cron(try! CronSchedule(parsing: "0 1 * * *")), defaultTimeout: .seconds(6 * 3600)),
-            tables: try section.value("tables", default: nil) { (text) throws(ValueError) -> [SecureTable]? in
-                if text.lowercased() == "all" { return nil }
-                var tables: [SecureTable] = []
-                for item in ValueParsers.list(text) { tables.append(try ValueParsers.table(item)) }
-                guard !tables.isEmpty else { throw ValueError("list at least one schema.table, or 'all'") }
-                return tables
-            },
+            tables: try section.value("tables", default: nil, ValueParsers.tablesOrAll),
             batchSize: try section.integer("batch_size", default: 10_000, in: 1...1_000_000),
             maxRowsPerSecond: try section.integer("max_rows_per_second", default: 0),
             concurrency: try section.integer("concurrency", default: 1, in: 1...16),
@@ -252,6 +258,15 @@ public struct DaemonConfiguration: Sendable, Equatable {
             job: try section.job(defaultSchedule: .interval(.seconds(60)), defaultTimeout: .seconds(600)),
             batchSize: try section.integer("batch_size", default: 10_000, in: 1...1_000_000),
             fullVerificationInterval: try section.positiveDuration("full_verification_interval", default: .seconds(86_400))
+        )
+        try section.finish()
+
+        section = reader("job.table_digest")
+        let tableDigest = TableDigest(
+            job: try section.job(defaultSchedule: .interval(.seconds(3600)), defaultTimeout: .seconds(6 * 3600)),
+            tables: try section.value("tables", default: nil, ValueParsers.tablesOrAll),
+            bucketRows: try section.integer("bucket_rows", default: 10_000, in: 1...1_000_000),
+            alertFloodThreshold: try section.integer("alert_flood_threshold", default: 10, in: 1...10_000)
         )
         try section.finish()
 
@@ -311,7 +326,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
         return DaemonConfiguration(
             daemon: daemon, database: database, healthCheck: healthCheck, tokenCleanup: tokenCleanup,
-            hashVerification: hashVerification, anomalyDetection: anomalyDetection, auditChain: auditChain, retention: retention,
+            hashVerification: hashVerification, anomalyDetection: anomalyDetection, auditChain: auditChain,
+            tableDigest: tableDigest, retention: retention,
             alerts: alerts, notifySink: notifySink, journaldSink: journaldSink, webhookSink: webhookSink
         )
     }

@@ -122,6 +122,15 @@ enum ValueParsers {
         return SecureTable(schema: String(parts[0]), table: String(parts[1]))
     }
 
+    /// A list of `schema.table`, or `all` (nil).
+    static func tablesOrAll(_ text: String) throws(ValueError) -> [SecureTable]? {
+        if text.lowercased() == "all" { return nil }
+        var tables: [SecureTable] = []
+        for item in list(text) { tables.append(try table(item)) }
+        guard !tables.isEmpty else { throw ValueError("list at least one schema.table, or 'all'") }
+        return tables
+    }
+
     /// A NOTIFY channel: an unquoted identifier of at most 63 bytes.
     static func channel(_ text: String) throws(ValueError) -> String {
         guard let first = text.first, first.isLetter || first == "_", text.utf8.count <= 63,

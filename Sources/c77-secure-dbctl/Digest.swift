@@ -3,7 +3,7 @@ import ControlSocket
 import DigestLog
 import Foundation
 
-/// `c77-secure-dbctl digest export|verify`: the daemon's signed log of audit chain heads.
+/// `c77-secure-dbctl digest export|verify`: the daemon's signed log of audit chain heads and table digest roots.
 struct Digest: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Export the daemon's signed digest log, or verify an exported one.",
@@ -70,11 +70,15 @@ struct Digest: ParsableCommand {
                     "public_key": .string(export.publicKey), "problems": .array(problems.map(JSONValue.string)),
                     "audit_head_seq": head.map { .number(Double($0.auditHeadSeq)) } ?? .null,
                     "audit_head_digest": head.map { .string($0.auditHeadDigest) } ?? .null,
+                    "table_roots": .object(export.entries.latestTableRoots.mapValues(JSONValue.string)),
                 ]
                 print(result.prettyJSON)
             } else if problems.isEmpty {
                 print("Intact: \(export.entries.count) entries, signatures valid, links unbroken.")
                 if let head { print("Latest: entry \(head.seq) at \(head.recordedAt), audit chain head \(head.auditHeadSeq) \(head.auditHeadDigest)") }
+                if let tables = export.entries.last(where: { $0.tableRoots != nil }) {
+                    print("Table digests: roots of \(tables.tableRoots?.count ?? 0) table(s) in entry \(tables.seq)")
+                }
                 print("Public key: \(export.publicKey)")
                 if publicKey == nil {
                     print("Note: checked with the key the file carries. Pass --public-key with the key you recorded earlier:")

@@ -23,6 +23,11 @@ import Testing
             [job.health_check]
             interval = 1h
 
+            [job.table_digest]
+            # one alert per tampered row here (hash_verification's), and no more than the
+            # journal stand-in's queue holds unread
+            enabled = false
+
             [sink.notify]
             channel = c77_alerts
 

@@ -19,6 +19,9 @@ import Testing
             interval = 1h
             batch_size = 7
             full_verification_interval = \(fullVerification)
+
+            [job.table_digest]
+            enabled = false
             """))
         try harness.start()
         // The run at start-up first, so that each `runAndWait` is a run of its own.

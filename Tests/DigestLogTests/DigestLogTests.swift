@@ -82,6 +82,27 @@ import Testing
         #expect(forged.problems().contains("entry 1: the signature does not verify"), "re-signing one entry needs the key of all")
     }
 
+    @Test func tableRootsAreSignedNextToAuditHeads() throws {
+        let log = try freshLog()
+        let first = try log.append(auditHeadSeq: 5, auditHeadDigest: String(repeating: "ab", count: 32), after: nil)
+        #expect(first.signedText.hasPrefix("c77-secure-db digest 1\n"), "entries without table roots sign as before")
+        let roots = ["shop.orders": String(repeating: "1", count: 64), "a\nb.c": String(repeating: "2", count: 64)]
+        let second = try log.append(auditHeadSeq: 5, auditHeadDigest: first.auditHeadDigest, tableRoots: roots, after: first)
+        #expect(second.signedText.hasSuffix("\n5:a\nb.c \(roots["a\nb.c"]!)\n11:shop.orders \(roots["shop.orders"]!)"), "\(second.signedText)")
+        let export = try log.export()
+        #expect(export.problems().isEmpty, "\(export.problems())")
+        #expect(export.entries.latestTableRoots == roots)
+        let roundTrip = try DigestExport.decoder.decode(DigestExport.self, from: DigestExport.encoder.encode(export))
+        #expect(roundTrip == export)
+
+        var edited = export
+        edited.entries[1].tableRoots?["shop.orders"] = String(repeating: "3", count: 64)
+        #expect(edited.problems() == ["entry 2: the signature does not verify"])
+        var dropped = export
+        dropped.entries[1].tableRoots = nil
+        #expect(dropped.problems() == ["entry 2: the signature does not verify"], "the roots cannot be stripped either")
+    }
+
     @Test func noNewKeyNextToAnExistingLog() throws {
         let log = try freshLog()
         _ = try threeEntries(log)

@@ -52,7 +52,31 @@ import Testing
         #expect(configuration.auditChain.job.schedule == .interval(.seconds(60)))
         #expect(configuration.auditChain.batchSize == 10_000)
         #expect(configuration.auditChain.fullVerificationInterval == .seconds(86_400))
+        #expect(configuration.tableDigest.job.enabled == true)
+        #expect(configuration.tableDigest.job.schedule == .interval(.seconds(3600)))
+        #expect(configuration.tableDigest.tables == nil)
+        #expect(configuration.tableDigest.bucketRows == 10_000)
+        #expect(configuration.tableDigest.alertFloodThreshold == 10)
         #expect(configuration.notifySink.channel == "c77_secure_db_alerts")
+    }
+
+    @Test func theTableDigestSectionReadsItsKeys() throws {
+        let configuration = try DaemonConfiguration.parse(text: """
+            [database]
+            conninfo =
+            [job.table_digest]
+            enabled = false
+            interval = 30m
+            tables = shop.orders, shop.customers
+            bucket_rows = 500
+            alert_flood_threshold = 3
+            """, file: "digest.ini")
+        let digest = configuration.tableDigest
+        #expect(digest.job.enabled == false)
+        #expect(digest.job.schedule == .interval(.seconds(1800)))
+        #expect(digest.tables == [SecureTable(schema: "shop", table: "orders"), SecureTable(schema: "shop", table: "customers")])
+        #expect(digest.bucketRows == 500)
+        #expect(digest.alertFloodThreshold == 3)
     }
 }
 
@@ -88,6 +112,8 @@ import Testing
         ("[database]\nconninfo = x\n[job.anomaly_detection]\ntimezone = Mars/Base\n", "c.ini:4: [job.anomaly_detection] timezone: 'Mars/Base' is not a time zone name (e.g. UTC or Europe/Berlin)"),
         ("[database]\nconninfo = x\n[job.anomaly_detection]\nbusiness_hours = 9-5\n", "c.ini:4: [job.anomaly_detection] business_hours: '9-5' is not a time range such as 08:00-18:59"),
         ("[database]\nconninfo = x\n[daemon]\nsocket_mode = 660\n", "c.ini:4: [daemon] socket_mode: '660' is not an octal file mode such as 0660"),
+        ("[database]\nconninfo = x\n[job.table_digest]\nbucket_rows = 0\n", "c.ini:4: [job.table_digest] bucket_rows: 0 is out of range (1...1000000)"),
+        ("[database]\nconninfo = x\n[job.table_digest]\ntables = orders\n", "c.ini:4: [job.table_digest] tables: 'orders' is not schema.table"),
         ("[database]\nconninfo = x\n[job.retention]\nenabled = maybe\n", "c.ini:4: [job.retention] enabled: 'maybe' is not a boolean (use true or false)"),
     ])
     func malformedInput(text: String, message: String) {

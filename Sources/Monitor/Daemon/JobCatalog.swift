@@ -28,6 +28,9 @@ enum JobCatalog {
             (AuditChainJob(batchSize: configuration.auditChain.batchSize,
                            fullVerificationInterval: configuration.auditChain.fullVerificationInterval),
              configuration.auditChain.job),
+            (TableDigestJob(tables: configuration.tableDigest.tables, bucketRows: configuration.tableDigest.bucketRows,
+                            floodThreshold: configuration.tableDigest.alertFloodThreshold),
+             configuration.tableDigest.job),
             (RetentionJob(auditMaxAge: retention.auditMaxAge, batchSize: retention.batchSize), retention.job),
         ]
     }

@@ -185,18 +185,21 @@ public struct AuditChainJob: MonitorJob {
         // (kind, text): the kind is the alert's fingerprint, so a condition left in place is
         // one alert (repeated per repeat_interval), not a new one whenever entry numbers move.
         var problems: [(kind: String, text: String)] = []
+        // The witnesses first, the log after: the table digest job may append meanwhile, and
+        // an entry is in the log before either witness has it.
+        let mark = context.memory.digest
+        let recorded = try await context.database.withConnection { connection in
+            try await connection.query("SELECT entry_seq, entry_link FROM c77_secure_db_digest_head").first
+        }
         var entries: [DigestEntry] = []
         if FileManager.default.fileExists(atPath: log.keyPath) || FileManager.default.fileExists(atPath: log.path) {
             do {
-                let export = try log.export()
+                let export = try context.memory.readingDigestLog { try log.export() }
                 entries = export.entries
                 problems += export.problems().map { ("invalid", $0) }
             } catch {
                 problems.append(("unreadable", "\(error)"))
             }
-        }
-        let recorded = try await context.database.withConnection { connection in
-            try await connection.query("SELECT entry_seq, entry_link FROM c77_secure_db_digest_head").first
         }
         if let recorded, let seq = Int(try recorded.string("entry_seq")) {
             let link = try recorded.string("entry_link")
@@ -206,7 +209,7 @@ public struct AuditChainJob: MonitorJob {
                 problems.append(("database-missing", "entry \(seq), recorded in the database, is missing: the log was truncated or rolled back to entry \(entries.last?.seq ?? 0)"))
             }
         }
-        if let mark = context.memory.digest {
+        if let mark {
             if let entry = entries.first(where: { $0.seq == mark.seq }) {
                 if entry.link != mark.link { problems.append(("memory-differs", "entry \(mark.seq) differs from the one this daemon wrote")) }
             } else {
@@ -224,25 +227,24 @@ public struct AuditChainJob: MonitorJob {
         }
         // A log that cannot be read or does not verify is left as it is, as evidence.
         guard !problems.contains(where: { $0.kind == "unreadable" || $0.kind == "invalid" }) else { return problems.count }
-        guard entries.last.map({ $0.auditHeadSeq != headSeq || $0.auditHeadDigest != headDigest }) ?? true else { return problems.count }
-        let entry = try log.append(auditHeadSeq: headSeq, auditHeadDigest: headDigest, after: entries.last)
-        context.memory.digest = .init(seq: entry.seq, link: entry.link)
-        let answer = try await call(context, "SELECT c77_secure_db_record_digest_head($1::bigint, $2)::text AS result",
-                                    [.text(String(entry.seq)), .text(entry.link)], failing: false)
-        if answer["success"] != .bool(true) {
-            context.logger.warning("the database refused digest entry \(entry.seq): \(answer["error"]?.stringValue ?? "")")
+        let appended = try context.memory.appendToDigestLog {
+            // Read again: the table digest job may have appended since (copying this head).
+            let last = try log.entries().last
+            guard last.map({ $0.auditHeadSeq != headSeq || $0.auditHeadDigest != headDigest }) ?? true else { return nil }
+            return try log.append(auditHeadSeq: headSeq, auditHeadDigest: headDigest, after: last)
         }
+        if let appended { try await context.recordDigestHead(appended) }
         return problems.count
     }
 
-    /// Calls a function of the extension that answers JSON with `success`; with `failing`,
-    /// an answer without success throws.
-    private func call(_ context: JobContext, _ sql: String, _ parameters: [PostgresValue], failing: Bool = true) async throws -> JSONValue {
+    /// Calls a function of the extension that answers JSON with `success`; an answer without
+    /// success throws.
+    private func call(_ context: JobContext, _ sql: String, _ parameters: [PostgresValue]) async throws -> JSONValue {
         let text = try await context.database.withConnection { connection in
             try await connection.query(sql, parameters).first?.string("result")
         }
         let result = try JSONDecoder().decode(JSONValue.self, from: Data((text ?? "{}").utf8))
-        guard !failing || result["success"] == .bool(true) else {
+        guard result["success"] == .bool(true) else {
             throw JobError("audit chain: \(result["error"]?.stringValue ?? text ?? "no answer")")
         }
         return result

@@ -34,15 +34,9 @@ public struct HashVerificationJob: MonitorJob {
         self.statementTimeout = statementTimeout
     }
 
-    /// A table found in a secure schema, with the planner's row estimate.
-    struct Target: Sendable {
-        var table: SecureTable
-        var estimatedRows: Int?
-    }
-
     public func run(in context: JobContext) async throws -> JobReport {
         let drift = try await ProtectionDriftCheck(stateDirectory: context.stateDirectory, job: name).run(in: context)
-        let targets = try await discover(context)
+        let targets = try await SecureTableTarget.discover(context, wanted: tables, section: "job.hash_verification")
         let throttle = RowThrottle(rowsPerSecond: maxRowsPerSecond)
         var rows = 0, mismatches = 0, unhashed = 0, fixed = 0
         var unverifiable: [String] = []
@@ -93,41 +87,6 @@ public struct HashVerificationJob: MonitorJob {
         ])
     }
 
-    /// The tables to verify: registered secure schemas' tables that have `content_hash`.
-    func discover(_ context: JobContext) async throws -> [Target] {
-        let rows = try await context.database.withConnection { connection in
-            try await connection.query("""
-                SELECT n.nspname AS schema_name, c.relname AS table_name, c.reltuples::bigint AS estimate
-                FROM c77_secure_db_secure_schemas s
-                JOIN pg_namespace n ON n.nspname = s.schema_name
-                JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p')
-                WHERE EXISTS (SELECT 1 FROM pg_attribute a
-                              WHERE a.attrelid = c.oid AND a.attname = 'content_hash' AND NOT a.attisdropped)
-                  AND NOT c.relispartition
-                ORDER BY 1, 2
-                """)
-        }
-        var found: [SecureTable: Int?] = [:]
-        var order: [SecureTable] = []
-        for row in rows {
-            let table = SecureTable(schema: try row.string("schema_name"), table: try row.string("table_name"))
-            let estimate = try row.int("estimate")
-            found[table] = estimate >= 0 ? estimate : nil
-            order.append(table)
-        }
-        guard let wanted = tables else {
-            return order.map { Target(table: $0, estimatedRows: found[$0] ?? nil) }
-        }
-        var targets: [Target] = []
-        for table in wanted {
-            guard let estimate = found[table] else {
-                throw JobError("[job.hash_verification] tables: \(table) is not a table with content_hash in a registered secure schema")
-            }
-            targets.append(Target(table: table, estimatedRows: estimate))
-        }
-        return targets
-    }
-
     /// A table the extension cannot verify (e.g. no single-column primary key).
     struct UnverifiableTable: Error {
         var reason: String
@@ -136,7 +95,7 @@ public struct HashVerificationJob: MonitorJob {
     /// Verifies one table, resuming from its checkpoint when a previous pass was interrupted.
     /// Returns the final checkpoint and, with `fix_mismatches`, the mismatches this run found
     /// (those found before a restart were alerted on and are found again by the next pass).
-    func verify(_ target: Target, throttle: RowThrottle, context: JobContext) async throws
+    func verify(_ target: SecureTableTarget, throttle: RowThrottle, context: JobContext) async throws
         -> (VerificationCheckpoint, [RangeResult.Mismatch]) {
         let store = CheckpointStore(stateDirectory: context.stateDirectory)
         let checkpoint: VerificationCheckpoint

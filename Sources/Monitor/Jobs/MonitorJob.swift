@@ -1,4 +1,5 @@
 import ControlSocket
+import DigestLog
 import Logging
 import Synchronization
 
@@ -50,12 +51,31 @@ public final class DaemonMemory: Sendable {
     }
 
     private let lastDigest = Mutex<DigestMark?>(nil)
+    /// Held while a job reads or appends to the digest log.
+    private let digestLog = Mutex<Void>(())
 
     public init() {}
 
     public var digest: DigestMark? {
         get { lastDigest.withLock { $0 } }
         set { lastDigest.withLock { $0 = newValue } }
+    }
+
+    /// Runs `read` while no other job of this process appends to the digest log, so that it
+    /// never sees an entry half-written.
+    public func readingDigestLog<T: Sendable>(_ read: () throws -> T) throws -> T {
+        try digestLog.withLock { _ in try read() }
+    }
+
+    /// Runs `append` while no other job reads or appends to the digest log: it reads the log's
+    /// last entry and appends after it, or returns nil to append nothing. The entry it appended
+    /// is remembered as the one this process wrote last.
+    public func appendToDigestLog(_ append: () throws -> DigestEntry?) throws -> DigestEntry? {
+        try digestLog.withLock { _ in
+            let entry = try append()
+            if let entry { digest = DigestMark(seq: entry.seq, link: entry.link) }
+            return entry
+        }
     }
 }
 
