@@ -35,7 +35,7 @@ struct ConnectionOptions: ParsableArguments {
         let response: ControlResponse
         do {
             response = try ControlClient.send(request, socketPath: socket, timeout: .seconds(timeout))
-        } catch let error as ControlClientError {
+        } catch {
             FileHandle.standardError.write(Data("c77-secure-dbctl: \(error)\n".utf8))
             throw ExitCode(error.exitStatus)
         }
