@@ -80,16 +80,22 @@ public struct DigestExport: Sendable, Codable, Equatable {
     /// Every problem of the entries, checked with `publicKey` alone: a bad signature, a broken
     /// link, a gap in the numbering, an audit head that moved backwards. Empty: intact.
     public func problems() -> [String] {
+        problems(after: nil)
+    }
+
+    /// The problems of the entries as the continuation of `earlier`, an entry already checked
+    /// (nil: the entries start the log).
+    public func problems(after earlier: DigestEntry?) -> [String] {
         guard let keyData = Data(base64Encoded: publicKey),
               let key = try? Curve25519.Signing.PublicKey(rawRepresentation: keyData) else {
             return ["the public key is not a base64 Ed25519 key"]
         }
-        guard let first = entries.first else { return ["the log has no entries"] }
+        guard let first = entries.first else { return earlier == nil ? ["the log has no entries"] : [] }
         var problems: [String] = []
-        if first.seq != 1 || first.previous != DigestEntry.genesis {
+        if earlier == nil, first.seq != 1 || first.previous != DigestEntry.genesis {
             problems.append("the log does not start at entry 1 from the genesis link (it starts at entry \(first.seq)): entries were removed")
         }
-        var previous: DigestEntry?
+        var previous = earlier
         for entry in entries {
             let signed = Data(base64Encoded: entry.signature).map { key.isValidSignature($0, for: Data(entry.signedText.utf8)) }
             if signed != true {
@@ -161,6 +167,76 @@ public struct DigestLog: Sendable {
         try entries(skipping: 0, limit: Int.max).entries
     }
 
+    /// Verifies the log, reading only what was appended since `known` when the file still
+    /// holds what `known` verified (as long, and ending with the same line); otherwise, or
+    /// without `known`, all of it. So a daemon that checks its log every minute reads a few
+    /// new lines, not years of entries; a rewritten prefix of the same length is caught by the
+    /// next full check.
+    public func verify(since known: VerifiedDigestLog?) throws -> DigestLogCheck {
+        let publicKey = try self.publicKey()
+        if let known, known.publicKey == publicKey, let handle = FileHandle(forReadingAtPath: path) {
+            defer { try? handle.close() }
+            let size = Int(try handle.seekToEnd())
+            let line = known.lastLine + Data([UInt8(ascii: "\n")])
+            let start = known.length - line.count
+            if size >= known.length, start >= 0 {
+                try handle.seek(toOffset: UInt64(start))
+                let data = try handle.readToEnd() ?? Data()
+                if data.prefix(line.count) == line {
+                    let added = try Self.decode(data.dropFirst(line.count), path: path, firstLine: (known.recent.last?.seq ?? 0) + 1)
+                    let problems = DigestExport(publicKey: publicKey, entries: added.map(\.entry)).problems(after: known.recent.last)
+                        + Self.tornEnd(data)
+                    return DigestLogCheck(known: known, adding: added, length: start + data.count, problems: problems)
+                }
+            }
+        }
+        let data = FileManager.default.contents(atPath: path) ?? Data()
+        let all = try Self.decode(data[...], path: path, firstLine: 1)
+        let problems = DigestExport(publicKey: publicKey, entries: all.map(\.entry)).problems() + Self.tornEnd(data)
+        return DigestLogCheck(known: VerifiedDigestLog(publicKey: publicKey), adding: all, length: data.count, problems: problems)
+    }
+
+    /// A log whose last line has no newline was cut short while it was written (or edited):
+    /// the next entry would be appended to that line.
+    private static func tornEnd(_ data: Data) -> [String] {
+        guard let last = data.last, last != UInt8(ascii: "\n") else { return [] }
+        return ["the last line has no end (a write was cut short, or the file was edited)"]
+    }
+
+    /// The file's last entry (nil for an empty or missing file), read from its end.
+    public func lastEntry() throws -> DigestEntry? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        let size = Int(try handle.seekToEnd())
+        let window = min(size, 1 << 20)
+        try handle.seek(toOffset: UInt64(size - window))
+        var tail = try handle.readToEnd() ?? Data()
+        if window < size, !tail.dropLast().contains(UInt8(ascii: "\n")) {
+            tail = FileManager.default.contents(atPath: path) ?? Data()   // an entry longer than the window
+        }
+        let lines = tail.split(separator: UInt8(ascii: "\n"))
+        guard let line = lines.last else { return nil }
+        do {
+            return try DigestExport.decoder.decode(DigestEntry.self, from: Data(line))
+        } catch {
+            throw Failure(description: "\(path): the last line is not a digest entry")
+        }
+    }
+
+    /// The entries of `bytes` (whole lines) with each line's bytes; throws at a line that is
+    /// not an entry, numbering lines from `firstLine`.
+    private static func decode(_ bytes: Data.SubSequence, path: String, firstLine: Int) throws -> [(entry: DigestEntry, line: Data)] {
+        var decoded: [(entry: DigestEntry, line: Data)] = []
+        for (index, line) in bytes.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
+            do {
+                decoded.append((try DigestExport.decoder.decode(DigestEntry.self, from: Data(line)), Data(line)))
+            } catch {
+                throw Failure(description: "\(path):\(firstLine + index): not a digest entry")
+            }
+        }
+        return decoded
+    }
+
     /// At most `limit` entries after the first `skipping` lines of the file, and whether more
     /// follow; only those lines are decoded, so a long log is read page by page cheaply.
     /// Throws when one of them is not an entry.
@@ -190,12 +266,18 @@ public struct DigestLog: Sendable {
     /// `skipping`, and whether more follow (`c77-secure-dbctl digest export` asks page by
     /// page, so a long log never has to fit in one control-socket answer).
     public func exportPage(skipping: Int, limit: Int) throws -> (export: DigestExport, more: Bool) {
+        let publicKey = try self.publicKey()
+        let page = try entries(skipping: skipping, limit: limit)
+        return (DigestExport(publicKey: publicKey, entries: page.entries), page.more)
+    }
+
+    /// The public key (base64 of the raw 32 bytes). Throws when no key was created yet
+    /// (nothing was recorded).
+    public func publicKey() throws -> String {
         guard FileManager.default.fileExists(atPath: keyPath) else {
             throw Failure(description: "no digests recorded yet (\(keyPath) does not exist)")
         }
-        let publicKey = try signingKey().publicKey.rawRepresentation.base64EncodedString()
-        let page = try entries(skipping: skipping, limit: limit)
-        return (DigestExport(publicKey: publicKey, entries: page.entries), page.more)
+        return try signingKey().publicKey.rawRepresentation.base64EncodedString()
     }
 
     /// Appends a signed entry for the audit chain head (and table digest roots) after `last`
@@ -226,5 +308,41 @@ public struct DigestLog: Sendable {
         guard written == data.count, fsync(fd) == 0 else {
             throw Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))")
         }
+    }
+}
+
+/// What a reader verified of the log file: its first `length` bytes, ending with `lastLine`
+/// and a newline, hold entries that verify. It keeps the most recent entries and the latest table roots, not
+/// the whole log.
+public struct VerifiedDigestLog: Sendable, Equatable {
+    /// How many of the latest entries are kept.
+    public static let recentLimit = 1000
+
+    public var publicKey: String
+    public var length = 0
+    public var lastLine = Data()
+    /// The latest entries, oldest first, at most ``recentLimit``.
+    public var recent: [DigestEntry] = []
+    /// The table digest roots of the latest entry that has them.
+    public var tableRoots: [String: String] = [:]
+}
+
+/// The outcome of ``DigestLog/verify(since:)``.
+public struct DigestLogCheck: Sendable {
+    /// What is now verified; nil when there are problems (the next check reads everything).
+    public var verified: VerifiedDigestLog?
+    /// The latest entries read, at most ``VerifiedDigestLog/recentLimit`` (also with problems).
+    public var recent: [DigestEntry]
+    public var problems: [String]
+
+    init(known: VerifiedDigestLog, adding added: [(entry: DigestEntry, line: Data)], length: Int, problems: [String]) {
+        var next = known
+        next.length = length
+        if let last = added.last { next.lastLine = last.line }
+        next.recent = Array((known.recent + added.map(\.entry)).suffix(VerifiedDigestLog.recentLimit))
+        if let roots = added.last(where: { $0.entry.tableRoots != nil })?.entry.tableRoots { next.tableRoots = roots }
+        verified = problems.isEmpty ? next : nil
+        recent = next.recent
+        self.problems = problems
     }
 }

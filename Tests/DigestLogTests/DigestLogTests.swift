@@ -43,6 +43,46 @@ import Testing
         #expect(try log.exportPage(skipping: 3, limit: 2).export.entries.isEmpty)
     }
 
+    @Test func aCheckReadsOnlyWhatWasAppendedSinceTheLastOne() throws {
+        let log = try freshLog()
+        _ = try threeEntries(log)
+        let first = try log.verify(since: nil)
+        #expect(first.problems.isEmpty && first.recent.map(\.seq) == [1, 2, 3])
+        let known = try #require(first.verified)
+
+        // Two more entries: the next check reads only those, chained to entry 3.
+        var last = try log.lastEntry()
+        #expect(last?.seq == 3)
+        for seq in [14, 15] { last = try log.append(auditHeadSeq: seq, auditHeadDigest: String(repeating: "cd", count: 32), after: last) }
+        let next = try log.verify(since: known)
+        #expect(next.problems.isEmpty && next.recent.map(\.seq) == [1, 2, 3, 4, 5])
+        let nextKnown = try #require(next.verified)
+
+        // A same-length edit of an entry before the last one checked is only seen by a full check.
+        var text = try String(contentsOfFile: log.path, encoding: .utf8)
+        let range = try #require(text.range(of: "\"audit_head_seq\":5"))
+        text.replaceSubrange(range, with: "\"audit_head_seq\":6")
+        try text.write(toFile: log.path, atomically: true, encoding: .utf8)
+        let cheap = try log.verify(since: nextKnown)
+        #expect(cheap.problems.isEmpty, "not re-read: \(cheap.problems)")
+        #expect(try log.verify(since: nil).problems == ["entry 1: the signature does not verify", "entry 2: does not link to entry 1"])
+
+        // The last line checked changed: everything is read again.
+        var lines = try String(contentsOfFile: log.path, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[4] = lines[4].replacingOccurrences(of: "\"audit_head_seq\":15", with: "\"audit_head_seq\":16")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: log.path, atomically: true, encoding: .utf8)
+        let reread = try log.verify(since: nextKnown)
+        #expect(reread.problems.contains("entry 5: the signature does not verify"), "\(reread.problems)")
+        #expect(reread.verified == nil, "a log with problems is checked in full next time")
+
+        // A write cut short leaves a line without its end.
+        let handle = try #require(FileHandle(forWritingAtPath: log.path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"seq\":6".utf8))
+        try handle.close()
+        #expect(throws: DigestLog.Failure.self) { try log.verify(since: nil) }
+    }
+
     @Test func everyEditIsCaught() throws {
         let export = try threeEntries(try freshLog())
 

@@ -95,7 +95,7 @@ public struct AuditChainJob: MonitorJob {
             ))
         }
 
-        findings += try await recordDigest(headSeq: headSeq, headDigest: headDigest, context: context)
+        findings += try await recordDigest(headSeq: headSeq, headDigest: headDigest, full: full, context: context)
 
         state.head = .init(seq: headSeq, digest: headDigest)
         if full { state.lastFullVerification = Date() }
@@ -180,7 +180,7 @@ public struct AuditChainJob: MonitorJob {
 
     /// Checks the digest log (signatures, links, and its last entry against the database's
     /// copy) and appends the head when it moved. Returns the number of findings.
-    private func recordDigest(headSeq: Int, headDigest: String, context: JobContext) async throws -> Int {
+    private func recordDigest(headSeq: Int, headDigest: String, full: Bool, context: JobContext) async throws -> Int {
         let log = DigestLog(stateDirectory: context.stateDirectory)
         // (kind, text): the kind is the alert's fingerprint, so a condition left in place is
         // one alert (repeated per repeat_interval), not a new one whenever entry numbers move.
@@ -191,26 +191,34 @@ public struct AuditChainJob: MonitorJob {
         let recorded = try await context.database.withConnection { connection in
             try await connection.query("SELECT entry_seq, entry_link FROM c77_secure_db_digest_head").first
         }
+        // The latest entries; all of the log is checked with the chain's full verification,
+        // in between only what was appended since the last check.
         var entries: [DigestEntry] = []
         if FileManager.default.fileExists(atPath: log.keyPath) || FileManager.default.fileExists(atPath: log.path) {
             do {
-                let export = try context.memory.readingDigestLog { try log.export() }
-                entries = export.entries
-                problems += export.problems().map { ("invalid", $0) }
+                let check = try context.memory.checkDigestLog(log, full: full)
+                entries = check.recent
+                problems += check.problems.map { ("invalid", $0) }
             } catch {
                 problems.append(("unreadable", "\(error)"))
             }
         }
+        /// A witnessed entry: among the latest, or else read from its line.
+        func entry(_ seq: Int) -> DigestEntry? {
+            if let entry = entries.first(where: { $0.seq == seq }) { return entry }
+            guard seq >= 1, seq < entries.first?.seq ?? 0 else { return nil }
+            return (try? log.entries(skipping: seq - 1, limit: 1))?.entries.first { $0.seq == seq }
+        }
         if let recorded, let seq = Int(try recorded.string("entry_seq")) {
             let link = try recorded.string("entry_link")
-            if let entry = entries.first(where: { $0.seq == seq }) {
+            if let entry = entry(seq) {
                 if entry.link != link { problems.append(("database-differs", "entry \(seq) differs from the one recorded in the database")) }
             } else {
                 problems.append(("database-missing", "entry \(seq), recorded in the database, is missing: the log was truncated or rolled back to entry \(entries.last?.seq ?? 0)"))
             }
         }
         if let mark {
-            if let entry = entries.first(where: { $0.seq == mark.seq }) {
+            if let entry = entry(mark.seq) {
                 if entry.link != mark.link { problems.append(("memory-differs", "entry \(mark.seq) differs from the one this daemon wrote")) }
             } else {
                 problems.append(("memory-missing", "entry \(mark.seq), which this daemon wrote, is missing: the log was truncated or rolled back to entry \(entries.last?.seq ?? 0)"))
@@ -229,7 +237,7 @@ public struct AuditChainJob: MonitorJob {
         guard !problems.contains(where: { $0.kind == "unreadable" || $0.kind == "invalid" }) else { return problems.count }
         let appended = try context.memory.appendToDigestLog {
             // Read again: the table digest job may have appended since (copying this head).
-            let last = try log.entries().last
+            let last = try log.lastEntry()
             guard last.map({ $0.auditHeadSeq != headSeq || $0.auditHeadDigest != headDigest }) ?? true else { return nil }
             return try log.append(auditHeadSeq: headSeq, auditHeadDigest: headDigest, after: last)
         }

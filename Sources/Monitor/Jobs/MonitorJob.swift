@@ -53,6 +53,8 @@ public final class DaemonMemory: Sendable {
     private let lastDigest = Mutex<DigestMark?>(nil)
     /// Held while a job reads or appends to the digest log.
     private let digestLog = Mutex<Void>(())
+    /// What this process last found intact of the digest log.
+    private let verifiedDigestLog = Mutex<VerifiedDigestLog?>(nil)
 
     public init() {}
 
@@ -61,10 +63,16 @@ public final class DaemonMemory: Sendable {
         set { lastDigest.withLock { $0 = newValue } }
     }
 
-    /// Runs `read` while no other job of this process appends to the digest log, so that it
-    /// never sees an entry half-written.
-    public func readingDigestLog<T: Sendable>(_ read: () throws -> T) throws -> T {
-        try digestLog.withLock { _ in try read() }
+    /// Checks the digest log while no other job of this process appends to it: only what was
+    /// appended since this process last found it intact, or all of it when `full` (or when
+    /// it was not intact, or changed other than by appending).
+    public func checkDigestLog(_ log: DigestLog, full: Bool) throws -> DigestLogCheck {
+        try digestLog.withLock { _ in
+            let known = full ? nil : verifiedDigestLog.withLock { $0 }
+            let check = try log.verify(since: known)
+            verifiedDigestLog.withLock { $0 = check.verified }
+            return check
+        }
     }
 
     /// Runs `append` while no other job reads or appends to the digest log: it reads the log's

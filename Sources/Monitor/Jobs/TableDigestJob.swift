@@ -94,11 +94,11 @@ public struct TableDigestJob: MonitorJob {
     /// not verify is not trusted, nor touched: it is evidence, which the audit_chain job reports.
     private func signedTableRoots(_ log: DigestLog, context: JobContext) throws -> [String: String] {
         guard FileManager.default.fileExists(atPath: log.path) || FileManager.default.fileExists(atPath: log.keyPath) else { return [:] }
-        let export = try context.memory.readingDigestLog { try log.export() }
-        if let problem = export.problems().first {
+        let check = try context.memory.checkDigestLog(log, full: false)
+        if let problem = check.problems.first {
             throw JobError("table digests: the digest log \(log.path) does not verify (\(problem)); it is left as it is")
         }
-        return export.entries.latestTableRoots
+        return check.verified?.tableRoots ?? [:]
     }
 
     /// Saves the tables' new states and, when a root moved, appends the roots to the signed
@@ -113,7 +113,7 @@ public struct TableDigestJob: MonitorJob {
         }
         if roots != signedRoots {
             let appended = try context.memory.appendToDigestLog {
-                let last = try log.entries().last
+                let last = try log.lastEntry()
                 return try log.append(auditHeadSeq: last?.auditHeadSeq ?? 0, auditHeadDigest: last?.auditHeadDigest ?? DigestEntry.genesis,
                                       tableRoots: roots, after: last)
             }

@@ -70,6 +70,6 @@ public actor NotifySink: AlertSink {
                 try? await Task.sleep(for: retry.delay(afterAttempt: failures))
             }
         }
-        await client.close()
+        client.close()
     }
 }
