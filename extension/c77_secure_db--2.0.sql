@@ -394,9 +394,7 @@ BEGIN
         UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true
         WHERE token = v_token AND NOT used AND operation_type <> 'rehash' AND expires_at > clock_timestamp()
           AND session_id = @extschema@.c77_secure_db_session_id()
-          AND (table_oid IS NULL OR table_oid = TG_RELID
-               -- a write through a partitioned table lands in one of its partitions
-               OR table_oid IN (SELECT relid FROM pg_partition_ancestors(TG_RELID)))
+          AND (table_oid IS NULL OR table_oid = TG_RELID)
         RETURNING operation_type INTO v_kind;
         IF v_kind IS NULL THEN
             -- A 'rehash' token is not consumed: it stays valid for the whole statement that
@@ -406,7 +404,7 @@ BEGIN
             WHERE token = v_token AND NOT used AND operation_type = 'rehash'
               AND (expires_at > clock_timestamp() OR created_at >= statement_timestamp())
               AND session_id = @extschema@.c77_secure_db_session_id()
-              AND (table_oid = TG_RELID OR table_oid IN (SELECT relid FROM pg_partition_ancestors(TG_RELID)));
+              AND table_oid = TG_RELID;
         END IF;
     END IF;
     IF v_kind IS NULL THEN
