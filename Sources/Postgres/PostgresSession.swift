@@ -79,7 +79,7 @@ final class PostgresSession {
         cancelHandle = PQgetCancel(connection)
 
         if let statementTimeout = configuration.statementTimeout {
-            _ = try run("SELECT set_config('statement_timeout', $1, false)", [.text(String(Self.milliseconds(statementTimeout)))])
+            _ = try run("SELECT pg_catalog.set_config('statement_timeout', $1, false)", [.text(String(Self.milliseconds(statementTimeout)))])
         }
         for statement in configuration.sessionSetup {
             _ = try run(statement, [])

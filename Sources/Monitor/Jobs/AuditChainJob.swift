@@ -164,7 +164,9 @@ public struct AuditChainJob: MonitorJob {
             try await connection.query("""
                 SELECT EXISTS (SELECT 1 FROM c77_secure_db_operation_audit
                                WHERE operation_type = 'purge_audit' AND success AND (seal_seq > $1::bigint OR seal_seq IS NULL)
-                                 AND details ->> 'anchor_seq' = $1::bigint::text AND details ->> 'anchor_digest' = $2) AS recorded
+                                 AND details ->> 'anchor_seq' = $1::bigint::text
+                                 -- purges before 2.1's last change did not record the digest
+                                 AND coalesce(details ->> 'anchor_digest', $2) = $2) AS recorded
                 """, [.text(String(anchor.seq)), .text(anchor.digest)]).first?.bool("recorded")
         } ?? false
         guard !recorded else { return 0 }

@@ -156,7 +156,7 @@ public struct HashVerificationJob: MonitorJob {
         let connection = try await context.database.openConnection()
         defer { connection.close() }
         if let statementTimeout {
-            _ = try await connection.query("SELECT set_config('statement_timeout', $1, false)",
+            _ = try await connection.query("SELECT pg_catalog.set_config('statement_timeout', $1, false)",
                                            [.text(String(Int(statementTimeout.timeInterval * 1000)))])
         }
         var after = segment.afterKey
