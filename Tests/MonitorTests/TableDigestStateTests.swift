@@ -21,6 +21,16 @@ struct TableDigestStateTests {
         #expect(RowChange.between(old, old).isEmpty)
     }
 
+    @Test func keysAreComparedByteForByte() {
+        // NFC and NFD "é": equal as Swift strings, two keys to PostgreSQL.
+        let composed = "\u{E9}", decomposed = "e\u{301}"
+        let old = [leaf(composed, "a"), leaf(decomposed, "b")]
+        let new = [leaf(composed, "a")]
+        let changes = RowChange.between(old, new)
+        #expect(changes.count == 1 && changes.first?.kind == .vanished, "\(changes)")
+        #expect(changes.first.map { Array($0.key.utf8) } == Array(decomposed.utf8))
+    }
+
     @Test func onlyMatchingOperationsExplainAChange() {
         let appeared = RowChange(key: "1", kind: .appeared, before: nil, after: "x")
         let vanished = RowChange(key: "1", kind: .vanished, before: "x", after: nil)

@@ -17,19 +17,21 @@ struct RowChange: Sendable, Equatable {
     var after: String?
 
     /// The changes from `old` to `new` leaves of one key range: changed and appeared rows in
-    /// the order of `new`, then vanished rows in the order of `old`.
+    /// the order of `new`, then vanished rows in the order of `old`. Keys are compared byte for
+    /// byte, as PostgreSQL does (Swift's `String` equality would merge canonically equivalent
+    /// keys such as NFC and NFD "é", which are two rows).
     static func between(_ old: [RowLeaf], _ new: [RowLeaf]) -> [RowChange] {
-        var previous = Dictionary(old.map { ($0.key, $0.digest) }, uniquingKeysWith: { first, _ in first })
+        var previous = Dictionary(old.map { (Array($0.key.utf8), $0.digest) }, uniquingKeysWith: { first, _ in first })
         var changes: [RowChange] = []
         for leaf in new {
-            switch previous.removeValue(forKey: leaf.key) {
+            switch previous.removeValue(forKey: Array(leaf.key.utf8)) {
             case nil: changes.append(RowChange(key: leaf.key, kind: .appeared, before: nil, after: leaf.digest))
             case let digest? where digest != leaf.digest:
                 changes.append(RowChange(key: leaf.key, kind: .changed, before: digest, after: leaf.digest))
             default: break
             }
         }
-        for leaf in old where previous[leaf.key] != nil {
+        for leaf in old where previous[Array(leaf.key.utf8)] != nil {
             changes.append(RowChange(key: leaf.key, kind: .vanished, before: leaf.digest, after: nil))
         }
         return changes

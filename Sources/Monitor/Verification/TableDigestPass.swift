@@ -206,7 +206,10 @@ struct TableDigestPass: Sendable {
     /// did not see was committed after that head was read, and so was its audit row.)
     private func unexplained(_ changes: [RowChange], since auditSeq: Int) async throws -> [RowChange] {
         guard !changes.isEmpty else { return [] }
-        let keys = String(decoding: try JSONEncoder().encode(Array(Set(changes.map(\.key)))), as: UTF8.self)
+        // Keys byte for byte (see RowChange.between), each once.
+        var seen = Set<[UInt8]>()
+        let distinct = changes.map(\.key).filter { seen.insert(Array($0.utf8)).inserted }
+        let keys = String(decoding: try JSONEncoder().encode(distinct), as: UTF8.self)
         let rows = try await context.database.withConnection { connection in
             try await connection.query("""
                 SELECT record_id, string_agg(DISTINCT operation_type, ',') AS operations
@@ -217,17 +220,17 @@ struct TableDigestPass: Sendable {
                 GROUP BY record_id
                 """, [.text(table.schema), .text(table.table), .text(String(auditSeq)), .text(keys)])
         }
-        var operations: [String: Set<String>] = [:]
+        var operations: [[UInt8]: Set<String>] = [:]
         var rehashed = false
         for row in rows {
             let names = Set(try row.string("operations").split(separator: ",").map(String.init))
             if let key = try row.optionalString("record_id") {
-                operations[key] = names
+                operations[Array(key.utf8)] = names
             } else {
                 rehashed = true
             }
         }
-        return changes.filter { !$0.isExplained(by: operations[$0.key] ?? [], tableRehashed: rehashed) }
+        return changes.filter { !$0.isExplained(by: operations[Array($0.key.utf8)] ?? [], tableRehashed: rehashed) }
     }
 
     // MARK: - Alerts and progress
