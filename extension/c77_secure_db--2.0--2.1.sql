@@ -529,7 +529,12 @@ BEGIN
                 ELSE
                     v_meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
                     SELECT min(k) INTO v_unknown FROM unnest(v_columns) AS k WHERE NOT (k = ANY (v_meta.columns));
-                    IF v_meta.unsafe_functions IS NOT NULL THEN
+                    -- Refused before any row is written: a partition's own triggers, indexes and
+                    -- constraints (not checked for unsafe functions) would run first.
+                    IF (SELECT relkind FROM pg_class WHERE oid = v_relid) = 'p' THEN
+                        v_error := format('Table %s.%s is partitioned; partitioned tables are not supported in secure schemas yet',
+                                          v_schema, v_table);
+                    ELSIF v_meta.unsafe_functions IS NOT NULL THEN
                         v_error := format('Table %s.%s calls functions owned by a non-superuser (%s) in defaults, constraints, indexes, triggers, policies or rules; c77_secure_db_operation will not run them with its owner''s rights',
                                           v_schema, v_table, v_meta.unsafe_functions);
                     ELSIF v_unknown IS NOT NULL THEN
