@@ -183,7 +183,7 @@ public struct DigestLog: Sendable {
                 try handle.seek(toOffset: UInt64(start))
                 let data = try handle.readToEnd() ?? Data()
                 if data.prefix(line.count) == line {
-                    let added = try Self.decode(data.dropFirst(line.count), path: path, firstLine: (known.recent.last?.seq ?? 0) + 1)
+                    let added = try Self.decode(Self.lines(data.dropFirst(line.count)), path: path, firstLine: (known.recent.last?.seq ?? 0) + 1)
                     let problems = DigestExport(publicKey: publicKey, entries: added.map(\.entry)).problems(after: known.recent.last)
                         + Self.tornEnd(data)
                     return DigestLogCheck(known: known, adding: added, length: start + data.count, problems: problems)
@@ -191,7 +191,7 @@ public struct DigestLog: Sendable {
             }
         }
         let data = FileManager.default.contents(atPath: path) ?? Data()
-        let all = try Self.decode(data[...], path: path, firstLine: 1)
+        let all = try Self.decode(Self.lines(data[...]), path: path, firstLine: 1)
         let problems = DigestExport(publicKey: publicKey, entries: all.map(\.entry)).problems() + Self.tornEnd(data)
         return DigestLogCheck(known: VerifiedDigestLog(publicKey: publicKey), adding: all, length: data.count, problems: problems)
     }
@@ -214,7 +214,7 @@ public struct DigestLog: Sendable {
         if window < size, !tail.dropLast().contains(UInt8(ascii: "\n")) {
             tail = FileManager.default.contents(atPath: path) ?? Data()   // an entry longer than the window
         }
-        let lines = tail.split(separator: UInt8(ascii: "\n"))
+        let lines = Self.lines(tail[...])
         guard let line = lines.last else { return nil }
         do {
             return try DigestExport.decoder.decode(DigestEntry.self, from: Data(line))
@@ -223,11 +223,16 @@ public struct DigestLog: Sendable {
         }
     }
 
-    /// The entries of `bytes` (whole lines) with each line's bytes; throws at a line that is
-    /// not an entry, numbering lines from `firstLine`.
-    private static func decode(_ bytes: Data.SubSequence, path: String, firstLine: Int) throws -> [(entry: DigestEntry, line: Data)] {
+    /// The non-empty lines of `bytes`.
+    private static func lines(_ bytes: Data.SubSequence) -> [Data.SubSequence] {
+        bytes.split(separator: UInt8(ascii: "\n"))
+    }
+
+    /// The entries of `lines` with each line's bytes; throws at a line that is not an entry,
+    /// numbering lines from `firstLine`.
+    private static func decode(_ lines: some Collection<Data.SubSequence>, path: String, firstLine: Int) throws -> [(entry: DigestEntry, line: Data)] {
         var decoded: [(entry: DigestEntry, line: Data)] = []
-        for (index, line) in bytes.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
+        for (index, line) in lines.enumerated() {
             do {
                 decoded.append((try DigestExport.decoder.decode(DigestEntry.self, from: Data(line)), Data(line)))
             } catch {
@@ -242,18 +247,11 @@ public struct DigestLog: Sendable {
     /// Throws when one of them is not an entry.
     public func entries(skipping: Int, limit: Int) throws -> (entries: [DigestEntry], more: Bool) {
         guard let data = FileManager.default.contents(atPath: path) else { return ([], false) }
-        let lines = data.split(separator: UInt8(ascii: "\n")).filter { !$0.isEmpty }
-        guard skipping < lines.count else { return ([], false) }
-        let end = limit >= lines.count - skipping ? lines.count : skipping + limit
-        var entries: [DigestEntry] = []
-        for index in max(skipping, 0)..<end {
-            do {
-                entries.append(try DigestExport.decoder.decode(DigestEntry.self, from: Data(lines[index])))
-            } catch {
-                throw Failure(description: "\(path):\(index + 1): not a digest entry")
-            }
-        }
-        return (entries, end < lines.count)
+        let lines = Self.lines(data[...])
+        let start = max(skipping, 0)
+        guard start < lines.count else { return ([], false) }
+        let end = limit >= lines.count - start ? lines.count : start + limit
+        return (try Self.decode(lines[start..<end], path: path, firstLine: start + 1).map(\.entry), end < lines.count)
     }
 
     /// The file's entries with the public key, ready to ship to write-once storage. Throws
