@@ -378,7 +378,6 @@ CREATE TABLE c77_secure_db_writers (
     columns     text[] NOT NULL,        -- the payload's keys, in jsonb order
     schema_name text NOT NULL,          -- the names the statement was written with
     table_name  text NOT NULL,
-    call        text NOT NULL,          -- 'SELECT schema.writer($1)': what the write path EXECUTEs
     writer      text NOT NULL,          -- 'schema.writer(jsonb)' (not regprocedure, which pg_upgrade refuses in tables)
     PRIMARY KEY (relid, kind, pk_column, columns)
 );
@@ -453,8 +452,8 @@ BEGIN
         -- A writer of this shape made under the table's former names goes.
         DELETE FROM @extschema@.c77_secure_db_writers
         WHERE relid = p_relid AND kind = p_kind AND pk_column = p_pk AND columns = p_columns;
-        INSERT INTO @extschema@.c77_secure_db_writers (relid, kind, pk_column, columns, schema_name, table_name, call, writer)
-        VALUES (p_relid, p_kind, p_pk, p_columns, p_schema, p_table, format('SELECT %I.%I($1)', '@extschema@', v_name), v_function);
+        INSERT INTO @extschema@.c77_secure_db_writers (relid, kind, pk_column, columns, schema_name, table_name, writer)
+        VALUES (p_relid, p_kind, p_pk, p_columns, p_schema, p_table, v_function);
     EXCEPTION WHEN others THEN
         RETURN v_statement;
     END;
@@ -464,179 +463,143 @@ $$;
 REVOKE ALL ON FUNCTION c77_secure_db_drop_writer(), c77_secure_db_writer_for(oid, text, text, text, text, text[]) FROM PUBLIC;
 
 -- c77_secure_db_operation(data, check_rbac, required_feature, scope_type, scope_id): as in
--- 2.0 (same requests, responses, errors and audit rows), with the statements run by writers.
+-- 2.0 (same requests, responses, errors and audit rows), now in C (write_path.c): it reads the
+-- request, finds the writers of its shape (one index scan of c77_secure_db_writers), calls
+-- them directly under a *grant* instead of a token, and writes the audit row. A grant lives in
+-- the backend's memory and allows the next row of one table once: nothing to insert, update
+-- or clean up, and nothing anyone can read or forge. The functions below are its SQL side:
+-- the checks of a new shape, and the protection trigger, which takes the grants.
+
+-- The checks of a shape not written before, against the registry and the table's description:
+-- the table (its oid, and whether it has deleted_at), or why it cannot be written.
+CREATE FUNCTION c77_secure_db_check_write_shape(p_schema text, p_table text, p_pk text, p_columns text[],
+                                                OUT relid oid, OUT has_deleted_at boolean, OUT error text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+    v_meta @extschema@.c77_secure_db_table_meta;
+    v_unknown text;
+BEGIN
+    IF NOT @extschema@.c77_secure_db_is_secure_schema(p_schema) THEN
+        error := format('Schema %s is not a registered secure schema', p_schema);
+        RETURN;
+    END IF;
+    relid := @extschema@.c77_secure_db_relid(p_schema, p_table);
+    IF relid IS NULL THEN
+        error := format('Table %s.%s does not exist', p_schema, p_table);
+        RETURN;
+    END IF;
+    v_meta := @extschema@.c77_secure_db_table_meta_for(relid);
+    has_deleted_at := v_meta.has_deleted_at;
+    SELECT min(k) INTO v_unknown FROM unnest(p_columns) AS k WHERE NOT (k = ANY (v_meta.columns));
+    -- Refused before any row is written: a partition's own triggers, indexes and constraints
+    -- (not checked for unsafe functions) would run first.
+    IF (SELECT relkind FROM pg_class WHERE oid = relid) = 'p' THEN
+        error := format('Table %s.%s is partitioned; partitioned tables are not supported in secure schemas yet', p_schema, p_table);
+    ELSIF v_meta.unsafe_functions IS NOT NULL THEN
+        error := format('Table %s.%s calls functions owned by a non-superuser (%s) in defaults, constraints, indexes, triggers, policies or rules; c77_secure_db_operation will not run them with its owner''s rights',
+                        p_schema, p_table, v_meta.unsafe_functions);
+    ELSIF v_unknown IS NOT NULL THEN
+        error := format('Column %s does not exist in table %s.%s', v_unknown, p_schema, p_table);
+    ELSIF NOT (p_pk = ANY (v_meta.columns)) THEN
+        error := format('Primary key column %s does not exist in table %s.%s', p_pk, p_schema, p_table);
+    END IF;
+END
+$$;
+
+-- The operation granted for the next row of a table, which uses the grant up (NULL: none).
+-- Only the extension's owner calls it, from the protection trigger.
+CREATE FUNCTION c77_secure_db_take_grant(p_relid oid) RETURNS text
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'c77_secure_db_take_grant';
+
 CREATE OR REPLACE FUNCTION c77_secure_db_operation(
     p_json_data jsonb, p_check_rbac boolean, p_required_feature text DEFAULT NULL,
     p_scope_type text DEFAULT NULL, p_scope_id text DEFAULT NULL
 ) RETURNS jsonb
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS 'MODULE_PATHNAME', 'c77_secure_db_operation';
+
+-- The protection trigger as in 2.0, except that it first takes the grant of
+-- c77_secure_db_operation() (a row it writes needs no token); tokens still authorize
+-- administrative writes and re-hashing.
+CREATE OR REPLACE FUNCTION c77_secure_db_protect_row() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, @extschema@, pg_temp
+SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
 DECLARE
-    v_started timestamptz := clock_timestamp();
-    v_operation_id uuid := gen_random_uuid();
-    v_schema text := p_json_data ->> 'schema_name';
-    v_table text := p_json_data ->> 'table_name';
-    v_operation text := lower(p_json_data ->> 'operation');
-    v_data jsonb := p_json_data -> 'data';
-    v_pk text := coalesce(p_json_data ->> 'primary_key', 'id');
-    -- The statement on the keyed row (update, upsert, soft_delete, delete), and whether an insert may follow.
-    v_keyed text := CASE WHEN v_operation IN ('update', 'upsert') THEN 'update' WHEN v_operation IN ('soft_delete', 'delete') THEN v_operation END;
-    v_inserts boolean := v_operation IN ('insert', 'upsert');
-    v_feature text;
-    v_relid oid;
-    v_meta @extschema@.c77_secure_db_table_meta;
-    v_denial jsonb;
-    v_rbac_user text;
-    v_columns text[];
-    v_unknown text;
-    v_keyed_call text;
-    v_insert_call text;
-    v_token uuid;
+    v_kind text := @extschema@.c77_secure_db_take_grant(TG_RELID);
     v_setting text;
-    v_row jsonb;
-    v_error text;
-    v_record_id text;
-    v_response jsonb;
+    v_token uuid;
+    v_meta @extschema@.c77_secure_db_table_meta;
 BEGIN
-    -- Validate the request.
-    IF p_json_data IS NULL OR jsonb_typeof(p_json_data) <> 'object' THEN
-        v_error := 'Operation data must be a JSON object';
-    ELSIF v_schema IS NULL OR v_table IS NULL OR v_operation IS NULL THEN
-        v_error := 'schema_name, table_name and operation are required';
-    ELSIF v_operation NOT IN ('insert', 'update', 'upsert', 'delete', 'soft_delete') THEN
-        v_error := format('Invalid operation: %s (use insert, update, upsert, delete or soft_delete)', p_json_data ->> 'operation');
-    ELSIF v_data IS NULL OR jsonb_typeof(v_data) <> 'object' THEN
-        v_error := 'data must be a JSON object';
+    IF v_kind IS NULL THEN
+        v_setting := nullif(current_setting('c77_secure_db.auth_token', true), '');
+        IF v_setting IS NOT NULL THEN
+            BEGIN
+                v_token := v_setting::uuid;
+            EXCEPTION WHEN invalid_text_representation THEN
+                v_token := NULL;
+            END;
+        END IF;
+    END IF;
+    IF v_token IS NOT NULL THEN
+        UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true
+        WHERE token = v_token AND NOT used AND operation_type <> 'rehash' AND expires_at > clock_timestamp()
+          AND session_id = @extschema@.c77_secure_db_session_id()
+          AND (table_oid IS NULL OR table_oid = TG_RELID)
+        RETURNING operation_type INTO v_kind;
+        IF v_kind IS NULL THEN
+            -- A 'rehash' token is not consumed: it stays valid for the whole statement that
+            -- started after it, however many rows it re-hashes, and its path retires it.
+            SELECT operation_type INTO v_kind
+            FROM @extschema@.c77_secure_db_auth_tokens
+            WHERE token = v_token AND NOT used AND operation_type = 'rehash'
+              AND (expires_at > clock_timestamp() OR created_at >= statement_timestamp())
+              AND session_id = @extschema@.c77_secure_db_session_id()
+              AND table_oid = TG_RELID;
+        END IF;
+    END IF;
+    IF v_kind IS NULL THEN
+        RAISE EXCEPTION 'Direct modifications not allowed on secure table %.%. Use c77_secure_db_operation() function.',
+            TG_TABLE_SCHEMA, TG_TABLE_NAME
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Writes to tables of a secure schema must go through c77_secure_db_operation().';
+    END IF;
+
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+
+    -- The cache hit inline (one query per row, no function call); built on a miss.
+    SELECT * INTO v_meta FROM @extschema@.c77_secure_db_table_meta WHERE relid = TG_RELID;
+    IF NOT FOUND THEN
+        v_meta := @extschema@.c77_secure_db_table_meta_for(TG_RELID);
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        IF v_meta.has_created_at THEN NEW.created_at := now(); END IF;
+        IF v_meta.has_updated_at THEN NEW.updated_at := now(); END IF;
+        IF v_meta.has_deleted_at THEN NEW.deleted_at := NULL; END IF;
     ELSE
-        v_data := v_data - ARRAY['content_hash', 'hash_version', 'created_at', 'updated_at', 'deleted_at'];
-        -- The writers of this shape, if it was checked before under these names.
-        SELECT max(w.call) FILTER (WHERE w.kind = v_keyed), max(w.call) FILTER (WHERE w.kind = 'insert'), max(w.relid), max(w.columns)
-        INTO v_keyed_call, v_insert_call, v_relid, v_columns
-        FROM @extschema@.c77_secure_db_writers AS w
-        WHERE w.relid = to_regclass(format('%I.%I', v_schema, v_table))::oid
-          AND w.kind IN (v_keyed, CASE WHEN v_inserts THEN 'insert' END) AND w.pk_column = v_pk
-          AND w.columns = ARRAY(SELECT jsonb_object_keys(v_data)) AND w.schema_name = v_schema AND w.table_name = v_table;
-        -- If not, check it against the registry and the table's description.
-        IF v_relid IS NULL THEN
-            v_columns := ARRAY(SELECT jsonb_object_keys(v_data));
-            IF NOT @extschema@.c77_secure_db_is_secure_schema(v_schema) THEN
-                v_error := format('Schema %s is not a registered secure schema', v_schema);
-            ELSE
-                v_relid := @extschema@.c77_secure_db_relid(v_schema, v_table);
-                IF v_relid IS NULL THEN
-                    v_error := format('Table %s.%s does not exist', v_schema, v_table);
-                ELSE
-                    v_meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
-                    SELECT min(k) INTO v_unknown FROM unnest(v_columns) AS k WHERE NOT (k = ANY (v_meta.columns));
-                    -- Refused before any row is written: a partition's own triggers, indexes and
-                    -- constraints (not checked for unsafe functions) would run first.
-                    IF (SELECT relkind FROM pg_class WHERE oid = v_relid) = 'p' THEN
-                        v_error := format('Table %s.%s is partitioned; partitioned tables are not supported in secure schemas yet',
-                                          v_schema, v_table);
-                    ELSIF v_meta.unsafe_functions IS NOT NULL THEN
-                        v_error := format('Table %s.%s calls functions owned by a non-superuser (%s) in defaults, constraints, indexes, triggers, policies or rules; c77_secure_db_operation will not run them with its owner''s rights',
-                                          v_schema, v_table, v_meta.unsafe_functions);
-                    ELSIF v_unknown IS NOT NULL THEN
-                        v_error := format('Column %s does not exist in table %s.%s', v_unknown, v_schema, v_table);
-                    ELSIF NOT (v_pk = ANY (v_meta.columns)) THEN
-                        v_error := format('Primary key column %s does not exist in table %s.%s', v_pk, v_schema, v_table);
-                    END IF;
-                END IF;
-            END IF;
-        END IF;
-        -- The key's value is checked every time; deleted_at only with the description (a
-        -- soft_delete writer exists only for a table that has it).
-        IF v_error IS NULL AND v_operation IN ('update', 'delete', 'soft_delete') AND (v_data -> v_pk IS NULL OR v_data -> v_pk = 'null') THEN
-            v_error := format('Primary key "%s" required for %s operation', v_pk, v_operation);
-        ELSIF v_error IS NULL AND v_operation = 'soft_delete' AND v_meta.relid IS NOT NULL AND NOT v_meta.has_deleted_at THEN
-            v_error := format('Table %s.%s has no deleted_at column; soft_delete needs one', v_schema, v_table);
-        END IF;
-        v_record_id := v_data ->> v_pk;
+        IF v_meta.has_created_at THEN NEW.created_at := OLD.created_at; END IF;
+        IF v_meta.has_updated_at AND v_kind <> 'rehash' THEN NEW.updated_at := now(); END IF;
     END IF;
-
-    v_feature := coalesce(p_required_feature, CASE v_operation
-        WHEN 'insert' THEN 'secure_db_insert' WHEN 'update' THEN 'secure_db_update' WHEN 'upsert' THEN 'secure_db_update'
-        WHEN 'soft_delete' THEN 'secure_db_delete' WHEN 'delete' THEN 'secure_db_hard_delete' END);
-
-    IF v_error IS NULL AND p_check_rbac THEN
-        SELECT denial, user_id INTO v_denial, v_rbac_user
-        FROM @extschema@.c77_secure_db_rbac_denial(true, v_feature, p_scope_type, p_scope_id);
-        v_error := v_denial ->> 'error';
+    IF v_meta.has_content_hash THEN
+        NEW.content_hash := @extschema@.c77_secure_db_row_hash(NEW, v_meta.hash_nulled);
+        IF v_meta.has_hash_version THEN NEW.hash_version := 1; END IF;
     END IF;
-
-    -- Perform it: each statement under a fresh token, in a subtransaction so that a failure
-    -- (constraint violation, bad value) becomes a success:false answer that is still audited.
-    -- A token no row consumed is marked used right away.
-    IF v_error IS NULL THEN
-        BEGIN
-            IF v_keyed IS NOT NULL AND v_data ? v_pk THEN
-                v_keyed_call := coalesce(v_keyed_call,
-                                         @extschema@.c77_secure_db_writer_for(v_relid, v_schema, v_table, v_keyed, v_pk, v_columns));
-                v_token := gen_random_uuid();
-                INSERT INTO @extschema@.c77_secure_db_auth_tokens (token, session_id, operation_type, table_oid, expires_at)
-                VALUES (v_token, @extschema@.c77_secure_db_session_id(), v_operation, v_relid, clock_timestamp() + interval '5 seconds');
-                v_setting := set_config('c77_secure_db.auth_token', v_token::text, true);
-                EXECUTE v_keyed_call INTO v_row USING v_data;
-                v_setting := set_config('c77_secure_db.auth_token', '', true);
-                IF v_row IS NULL THEN
-                    UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true WHERE token = v_token AND NOT used;
-                    IF v_operation <> 'upsert' THEN
-                        RAISE EXCEPTION 'Record with %s = % not found in %.%', v_pk, v_record_id, v_schema, v_table
-                            USING ERRCODE = 'no_data_found';
-                    END IF;
-                END IF;
-            END IF;
-            IF v_inserts AND v_row IS NULL THEN
-                v_insert_call := coalesce(v_insert_call,
-                                          @extschema@.c77_secure_db_writer_for(v_relid, v_schema, v_table, 'insert', v_pk, v_columns));
-                v_token := gen_random_uuid();
-                INSERT INTO @extschema@.c77_secure_db_auth_tokens (token, session_id, operation_type, table_oid, expires_at)
-                VALUES (v_token, @extschema@.c77_secure_db_session_id(), v_operation, v_relid, clock_timestamp() + interval '5 seconds');
-                v_setting := set_config('c77_secure_db.auth_token', v_token::text, true);
-                EXECUTE v_insert_call INTO v_row USING v_data;
-                v_setting := set_config('c77_secure_db.auth_token', '', true);
-                IF v_row IS NULL THEN
-                    UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true WHERE token = v_token AND NOT used;
-                END IF;
-            END IF;
-        EXCEPTION WHEN others THEN
-            v_error := SQLERRM;
-            v_row := NULL;
-        END;
-    END IF;
-
-    -- Audit it, successful or not.
-    IF v_error IS NULL THEN
-        v_record_id := coalesce(v_row ->> v_pk, v_record_id);
-    END IF;
-    INSERT INTO @extschema@.c77_secure_db_operation_audit
-        (operation_id, schema_name, table_name, operation_type, record_id, content_hash, success, error_message,
-         execution_time_ms, rbac_user_id, required_feature)
-    VALUES (v_operation_id, v_schema, v_table, coalesce(v_operation, 'invalid'), v_record_id, v_row ->> 'content_hash',
-            v_error IS NULL, v_error, ceil(extract(epoch FROM clock_timestamp() - v_started) * 1000)::integer, v_rbac_user,
-            CASE WHEN p_check_rbac THEN v_feature END);
-
-    IF v_denial IS NOT NULL THEN
-        RETURN v_denial || jsonb_build_object('operation_id', v_operation_id);
-    ELSIF v_error IS NOT NULL THEN
-        RETURN jsonb_build_object('success', false, 'error', v_error, 'operation', v_operation, 'schema_name', v_schema,
-                                  'table_name', v_table, 'operation_id', v_operation_id, 'timestamp', now());
-    END IF;
-    v_response := jsonb_build_object(
-        'success', true, 'operation', v_operation, 'schema_name', v_schema, 'table_name', v_table,
-        'rows_affected', CASE WHEN v_row IS NULL THEN 0 ELSE 1 END, 'content_hash', v_row ->> 'content_hash',
-        'execution_time_ms', round(extract(epoch FROM clock_timestamp() - v_started) * 1000, 3),
-        'operation_id', v_operation_id, 'rbac_check_performed', coalesce(p_check_rbac, false), 'timestamp', now());
-    IF v_operation <> 'delete' THEN
-        v_response := v_response || jsonb_build_object('data', v_row);
-    END IF;
-    IF p_check_rbac THEN
-        v_response := v_response || jsonb_build_object('rbac_user_id', v_rbac_user, 'required_feature', v_feature);
-    END IF;
-    RETURN v_response;
+    RETURN NEW;
 END
 $$;
+
+REVOKE ALL ON FUNCTION
+    c77_secure_db_check_write_shape(text, text, text, text[]),
+    c77_secure_db_take_grant(oid)
+FROM PUBLIC;
 
 -- ddl_command_end as in 2.0, except that CREATE INDEX and ALTER INDEX on a secure table now
 -- forget its cached description (and so its writers) too. In 2.0 an index created after the

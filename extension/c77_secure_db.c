@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * c77_secure_db.c
- *		The extension's one C function: the SHA-256 of a row's text output.
+ *		The row hash: the SHA-256 of a row's text output (the module's magic block is here too).
  *
  * A content hash (HASHING.md) is SHA-256 over the UTF-8 bytes of a record's text output,
  * ROW(...)::text. In SQL that is encode(sha256(convert_to(r::text, 'UTF8')), 'hex'): four

@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(36);
+SELECT plan(44);
 
 CREATE ROLE app_owner LOGIN;
 CREATE ROLE app_user LOGIN IN ROLE c77_secure_db_user;
@@ -52,6 +52,28 @@ RESET ROLE;
 SELECT matches(c77_secure_db_operation('{"schema_name":"bank","table_name":"trap","operation":"insert","data":{}}') ->> 'error',
     'calls functions owned by a non-superuser \(bank.harvest\(\)\)', 'a table calling a non-superuser''s function is refused');
 SELECT is((SELECT count(*)::int FROM bank.trap), 0, 'and nothing ran');
+
+-- The write path's grants: only the extension's owner takes one, and none outlives its
+-- statement, whether it wrote a row, failed, or found no row.
+SET LOCAL ROLE app_admin;
+SELECT throws_ok($$SELECT c77_secure_db_take_grant('bank.accounts'::regclass)$$, '42501', NULL,
+    'nobody but the owner may take a grant');
+RESET ROLE;
+SELECT is(c77_secure_db_take_grant('bank.accounts'::regclass), NULL, 'no grant is left after an operation');
+SELECT is(c77_secure_db_operation('{"schema_name":"bank","table_name":"accounts","operation":"update","data":{"id":999,"balance":1}}') ->> 'success',
+    'false', 'an update of a missing row fails');
+SELECT throws_ok($$INSERT INTO bank.accounts (owner, balance) VALUES ('mallory', 1)$$, '42501', NULL,
+    'and leaves no grant for a direct write');
+SELECT is(c77_secure_db_operation('{"schema_name":"bank","table_name":"accounts","operation":"insert","data":{"balance":"lots"}}') ->> 'success',
+    'false', 'an insert with a bad value fails');
+SELECT throws_ok($$INSERT INTO bank.accounts (owner, balance) VALUES ('mallory', 1)$$, '42501', NULL,
+    'and leaves no grant either');
+-- A grant is for one row: a "primary_key" that is not unique cannot update two rows.
+SELECT c77_secure_db_operation('{"schema_name":"bank","table_name":"accounts","operation":"insert","data":{"owner":"carol","balance":5}}')
+FROM generate_series(1, 2);
+SELECT is(c77_secure_db_operation('{"schema_name":"bank","table_name":"accounts","operation":"update","primary_key":"owner","data":{"owner":"carol","balance":0}}') ->> 'success',
+    'false', 'an update reaching two rows fails');
+SELECT is((SELECT count(*)::int FROM bank.accounts WHERE owner = 'carol' AND balance = 0), 0, 'and changes neither');
 
 -- Tokens that must not authorize anything.
 SELECT set_config('c77_secure_db.auth_token', gen_random_uuid()::text, true);

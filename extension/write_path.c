@@ -1,0 +1,624 @@
+/*-------------------------------------------------------------------------
+ *
+ * write_path.c
+ *		c77_secure_db_operation(), the one write path into secure tables, and the
+ *		authorization it hands to the protection trigger.
+ *
+ * A call runs as the extension's owner (SECURITY DEFINER) and does, in order:
+ *
+ *	1. reads the request and checks what the request alone tells (parse_request);
+ *	2. finds the writers of its shape, if it was checked before (one index scan of
+ *	   c77_secure_db_writers); if not, checks it against the registry and the table's
+ *	   description (c77_secure_db_check_write_shape);
+ *	3. RBAC, when asked for (c77_secure_db_rbac_denial);
+ *	4. in a subtransaction, so that a failing statement is still answered and audited: each
+ *	   statement (the keyed one, then an insert for insert and upsert) under a fresh grant,
+ *	   by calling its writer function directly; c77_secure_db_writer_for() makes a missing
+ *	   writer;
+ *	5. writes the audit row and builds the answer, in one statement.
+ *
+ * The statements themselves are in PL/pgSQL writers generated per statement shape (see the
+ * 2.1 script). Every query here is planned once per session and names the extension's
+ * schema; values are always bound as parameters.
+ *
+ * A grant authorizes the next row the protection trigger sees on one table, once. It lives
+ * in this backend's memory, not in a table or a setting: nobody can read, copy or forge it,
+ * and granting costs no write. Only the extension's owner may take one
+ * (c77_secure_db_take_grant(), called by the trigger); this file sets it right before a
+ * writer runs and withdraws it right after, on error too. Tokens in
+ * c77_secure_db_auth_tokens remain for administrative writes (c77_secure_db_create_auth_token)
+ * and re-hashing.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/formatting.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(c77_secure_db_operation);
+PG_FUNCTION_INFO_V1(c77_secure_db_take_grant);
+
+/* The grant in force: the table it allows one row of, and the operation; none if InvalidOid. */
+static Oid	grant_relid = InvalidOid;
+static char grant_operation[NAMEDATALEN];
+
+static void
+withdraw_grant(void)
+{
+	grant_relid = InvalidOid;
+}
+
+/* A grant never outlives its transaction, whatever ended it. */
+static void
+withdraw_grant_at_end(XactEvent event, void *arg)
+{
+	withdraw_grant();
+}
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	RegisterXactCallback(withdraw_grant_at_end, NULL);
+}
+
+/*
+ * c77_secure_db_take_grant(relid oid) returns text
+ *
+ * The operation granted for one row of relid, which uses the grant up; NULL if there is none.
+ */
+Datum
+c77_secure_db_take_grant(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+
+	if (!OidIsValid(grant_relid) || grant_relid != relid)
+		PG_RETURN_NULL();
+	withdraw_grant();
+	PG_RETURN_TEXT_P(cstring_to_text(grant_operation));
+}
+
+/* A write request, read from its JSON (see parse_request). */
+typedef struct WriteRequest
+{
+	char	   *schema;			/* schema_name */
+	char	   *table;			/* table_name */
+	char	   *operation;		/* lower(operation) */
+	char	   *operation_given;	/* operation as given */
+	Jsonb	   *data;			/* data, without the columns the write path sets itself */
+	char	   *pk;				/* primary_key, by default id */
+	const char *keyed;			/* the statement on the keyed row: update (update, upsert),
+								 * soft_delete or delete; NULL for insert */
+	bool		inserts;		/* whether an insert may follow: insert; upsert when no row
+								 * has the key */
+	JsonbValue *key;			/* data's value of pk, if any */
+	ArrayType  *columns;		/* data's keys, in jsonb order */
+	char	   *record_id;		/* data ->> pk */
+	const char *feature;		/* the RBAC feature required */
+} WriteRequest;
+
+/* Columns a request may not set: the protection trigger does. */
+static const char *const set_by_trigger[] = {"content_hash", "hash_version", "created_at", "updated_at", "deleted_at"};
+
+/* object -> key, or NULL if absent. */
+static JsonbValue *
+field(Jsonb *object, const char *key)
+{
+	return getKeyJsonValueFromContainer(&object->root, key, strlen(key), NULL);
+}
+
+/* A value's text as ->> gives it (NULL for JSON null). */
+static char *
+value_text(JsonbValue *value)
+{
+	if (value == NULL)
+		return NULL;
+	switch (value->type)
+	{
+		case jbvNull:
+			return NULL;
+		case jbvString:
+			return pnstrdup(value->val.string.val, value->val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(value->val.numeric)));
+		case jbvBool:
+			return pstrdup(value->val.boolean ? "true" : "false");
+		default:
+			return JsonbToCString(NULL, value->val.binary.data, value->val.binary.len);
+	}
+}
+
+/* data without the columns the trigger sets, and its keys. */
+static void
+take_data(WriteRequest *req, Jsonb *data)
+{
+	Datum	   *keys;
+	int			count = 0;
+	JsonbIterator *it;
+	JsonbValue	value;
+	JsonbIteratorToken token;
+
+	for (int i = 0; i < lengthof(set_by_trigger); i++)
+		if (field(data, set_by_trigger[i]) != NULL)
+		{
+			Datum		names[lengthof(set_by_trigger)];
+
+			for (int j = 0; j < lengthof(set_by_trigger); j++)
+				names[j] = CStringGetTextDatum(set_by_trigger[j]);
+			data = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete_array, JsonbPGetDatum(data),
+													  PointerGetDatum(construct_array(names, lengthof(names), TEXTOID, -1, false, TYPALIGN_INT))));
+			break;
+		}
+	keys = palloc(sizeof(Datum) * Max(JB_ROOT_COUNT(data), 1));
+	it = JsonbIteratorInit(&data->root);
+	while ((token = JsonbIteratorNext(&it, &value, true)) != WJB_DONE)
+		if (token == WJB_KEY)
+			keys[count++] = PointerGetDatum(cstring_to_text_with_len(value.val.string.val, value.val.string.len));
+	req->data = data;
+	req->columns = construct_array(keys, count, TEXTOID, -1, false, TYPALIGN_INT);
+}
+
+/*
+ * Reads a request: {"schema_name", "table_name", "operation", "data", "primary_key"}.
+ * Returns what is wrong with it, if the request alone tells (NULL: nothing yet).
+ */
+static char *
+parse_request(Jsonb *json, const char *required_feature, WriteRequest *req)
+{
+	JsonbValue *data;
+
+	memset(req, 0, sizeof(*req));
+	if (json == NULL || !JB_ROOT_IS_OBJECT(json))
+		return "Operation data must be a JSON object";
+	req->schema = value_text(field(json, "schema_name"));
+	req->table = value_text(field(json, "table_name"));
+	req->operation_given = value_text(field(json, "operation"));
+	if (req->operation_given != NULL)
+		req->operation = str_tolower(req->operation_given, strlen(req->operation_given), DEFAULT_COLLATION_OID);
+	req->pk = value_text(field(json, "primary_key"));
+	if (req->pk == NULL)
+		req->pk = "id";
+	if (req->operation == NULL)
+		req->feature = required_feature;
+	else if (strcmp(req->operation, "insert") == 0)
+		req->feature = "secure_db_insert", req->inserts = true;
+	else if (strcmp(req->operation, "update") == 0)
+		req->feature = "secure_db_update", req->keyed = "update";
+	else if (strcmp(req->operation, "upsert") == 0)
+		req->feature = "secure_db_update", req->keyed = "update", req->inserts = true;
+	else if (strcmp(req->operation, "soft_delete") == 0)
+		req->feature = "secure_db_delete", req->keyed = "soft_delete";
+	else if (strcmp(req->operation, "delete") == 0)
+		req->feature = "secure_db_hard_delete", req->keyed = "delete";
+	if (required_feature != NULL)
+		req->feature = required_feature;
+
+	if (req->schema == NULL || req->table == NULL || req->operation == NULL)
+		return "schema_name, table_name and operation are required";
+	if (req->keyed == NULL && !req->inserts)
+		return psprintf("Invalid operation: %s (use insert, update, upsert, delete or soft_delete)", req->operation_given);
+	data = field(json, "data");
+	if (data == NULL || data->type != jbvBinary || !JsonContainerIsObject(data->val.binary.data))
+		return "data must be a JSON object";
+	take_data(req, JsonbValueToJsonb(data));
+	req->key = field(req->data, req->pk);
+	req->record_id = value_text(req->key);
+	return NULL;
+}
+
+/* Plans kept for the session: they name the extension's schema, which cannot move. */
+static SPIPlanPtr writers_plan;
+static SPIPlanPtr shape_plan;
+static SPIPlanPtr writer_for_plan;
+static SPIPlanPtr rbac_plan;
+static SPIPlanPtr finish_plan;
+
+/*
+ * A generic plan of sql (%1$s standing for the extension's schema), kept for the session.
+ * Generic: its parameters never change its shape, and custom plans would be planned anew on
+ * every call.
+ */
+static SPIPlanPtr
+session_plan(SPIPlanPtr *plan, const char *schema, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		char	   *query = psprintf(sql, quote_identifier(schema));
+		SPIPlanPtr	prepared = SPI_prepare_cursor(query, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+
+		if (prepared == NULL)
+			elog(ERROR, "c77_secure_db: could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
+		SPI_keepplan(prepared);
+		*plan = prepared;
+	}
+	return *plan;
+}
+
+/*
+ * Runs a plan that must return at most one row; returns it (NULL: none), with its
+ * descriptor. A statement returning more fails (and its subtransaction is rolled back).
+ */
+static HeapTuple
+run_for_row(SPIPlanPtr plan, Datum *values, const char *nulls, TupleDesc *desc)
+{
+	int			rc = SPI_execute_plan(plan, values, nulls, false, 2);
+
+	if (rc != SPI_OK_SELECT && rc != SPI_OK_INSERT_RETURNING && rc != SPI_OK_UPDATE_RETURNING
+		&& rc != SPI_OK_DELETE_RETURNING)
+		elog(ERROR, "c77_secure_db: unexpected result %s", SPI_result_code_string(rc));
+	if (SPI_processed > 1)
+		ereport(ERROR, (errcode(ERRCODE_TOO_MANY_ROWS), errmsg("query returned more than one row")));
+	*desc = SPI_tuptable->tupdesc;
+	return SPI_processed == 0 ? NULL : SPI_tuptable->vals[0];
+}
+
+/* The first column of a plan's row (NULL if none), copied into the current memory context. */
+static Datum
+run_for_value(SPIPlanPtr plan, Datum *values, const char *nulls, bool *isnull)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	TupleDesc	desc;
+	HeapTuple	row = run_for_row(plan, values, nulls, &desc);
+	Datum		value;
+
+	*isnull = true;
+	if (row == NULL)
+		return (Datum) 0;
+	value = heap_getattr(row, 1, desc, isnull);
+	MemoryContextSwitchTo(caller);
+	return *isnull ? value : datumCopy(value, TupleDescAttr(desc, 0)->attbyval, TupleDescAttr(desc, 0)->attlen);
+}
+
+/* A C string as a text argument, and its null flag. */
+static Datum
+text_arg(const char *value, char *null)
+{
+	*null = value == NULL ? 'n' : ' ';
+	return value == NULL ? (Datum) 0 : CStringGetTextDatum(value);
+}
+
+/* The writers of the request's shape, if it was checked before under these names. */
+typedef struct Writers
+{
+	Oid			relid;			/* InvalidOid: the shape has no writer yet */
+	Oid			keyed;			/* the keyed statement's writer, if made */
+	Oid			insert;			/* the insert's writer, if made */
+} Writers;
+
+static void
+find_writers(const char *schema, WriteRequest *req, Writers *writers)
+{
+	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID};
+	Datum		args[6];
+	char		nulls[6];
+	TupleDesc	desc;
+	HeapTuple	row;
+	bool		null;
+	Datum		value;
+
+	args[0] = text_arg(req->schema, &nulls[0]);
+	args[1] = text_arg(req->table, &nulls[1]);
+	args[2] = text_arg(req->pk, &nulls[2]);
+	args[3] = text_arg(req->keyed, &nulls[3]);
+	args[4] = text_arg(req->inserts ? "insert" : NULL, &nulls[4]);
+	args[5] = PointerGetDatum(req->columns);
+	nulls[5] = ' ';
+	row = run_for_row(session_plan(&writers_plan, schema,
+								   "SELECT max(w.relid), max(to_regprocedure(w.writer)::oid) FILTER (WHERE w.kind = $4),\n"
+								   "       max(to_regprocedure(w.writer)::oid) FILTER (WHERE w.kind = 'insert')\n"
+								   "FROM %1$s.c77_secure_db_writers AS w\n"
+								   "WHERE w.relid = to_regclass(format('%%I.%%I', $1, $2))::oid AND w.kind IN ($4, $5)\n"
+								   "  AND w.pk_column = $3 AND w.columns = $6 AND w.schema_name = $1 AND w.table_name = $2",
+								   6, argtypes),
+					  args, nulls, &desc);
+	value = heap_getattr(row, 1, desc, &null);
+	writers->relid = null ? InvalidOid : DatumGetObjectId(value);
+	value = heap_getattr(row, 2, desc, &null);
+	writers->keyed = null ? InvalidOid : DatumGetObjectId(value);
+	value = heap_getattr(row, 3, desc, &null);
+	writers->insert = null ? InvalidOid : DatumGetObjectId(value);
+}
+
+/*
+ * The checks of a shape not written before, against the registry and the table's
+ * description (c77_secure_db_check_write_shape). Returns what is wrong (NULL: nothing), and
+ * sets *relid and *has_deleted_at.
+ */
+static char *
+check_shape(const char *schema, WriteRequest *req, Oid *relid, bool *has_deleted_at)
+{
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID};
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	TupleDesc	desc;
+	HeapTuple	row;
+	bool		null;
+	Datum		value;
+
+	args[0] = CStringGetTextDatum(req->schema);
+	args[1] = CStringGetTextDatum(req->table);
+	args[2] = CStringGetTextDatum(req->pk);
+	args[3] = PointerGetDatum(req->columns);
+	row = run_for_row(session_plan(&shape_plan, schema,
+								   "SELECT relid, has_deleted_at, error FROM %1$s.c77_secure_db_check_write_shape($1, $2, $3, $4)",
+								   4, argtypes),
+					  args, nulls, &desc);
+	value = heap_getattr(row, 3, desc, &null);
+	if (!null)
+		return TextDatumGetCString(value);
+	*relid = DatumGetObjectId(heap_getattr(row, 1, desc, &null));
+	*has_deleted_at = DatumGetBool(heap_getattr(row, 2, desc, &null));
+	return NULL;
+}
+
+/* Calls a writer function with data; returns the row it wrote as jsonb (NULL: none). */
+static Datum
+call_writer(Oid writer, Jsonb *data, bool *isnull)
+{
+	FmgrInfo	flinfo;
+	LOCAL_FCINFO(call, 1);
+	Datum		result;
+
+	/* A writer is a SECURITY DEFINER function of the owner, EXECUTE revoked from everyone else. */
+	if (pg_proc_aclcheck(writer, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		elog(ERROR, "c77_secure_db: writer %u may not be called", writer);
+	fmgr_info(writer, &flinfo);
+	InitFunctionCallInfoData(*call, &flinfo, 1, InvalidOid, NULL, NULL);
+	call->args[0].value = JsonbPGetDatum(data);
+	call->args[0].isnull = false;
+	result = FunctionCallInvoke(call);
+	*isnull = call->isnull;
+	return result;
+}
+
+/*
+ * Runs one statement of the request (kind: insert, update, soft_delete or delete) under a
+ * grant for one row of the table, and returns the written row as jsonb (NULL: none). The
+ * writer is called directly if it exists; otherwise c77_secure_db_writer_for() makes it and
+ * hands back its call, or the statement itself if it cannot, to run through SPI.
+ */
+static Datum
+write_statement(const char *schema, WriteRequest *req, Oid relid, const char *kind, Oid writer, bool *isnull)
+{
+	SPIPlanPtr	statement = NULL;
+	Datum		result;
+
+	if (!OidIsValid(writer))
+	{
+		Oid			argtypes[6] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID};
+		Datum		args[6];
+		Oid			jsonb_type = JSONBOID;
+		Datum		sql;
+		bool		null;
+
+		args[0] = ObjectIdGetDatum(relid);
+		args[1] = CStringGetTextDatum(req->schema);
+		args[2] = CStringGetTextDatum(req->table);
+		args[3] = CStringGetTextDatum(kind);
+		args[4] = CStringGetTextDatum(req->pk);
+		args[5] = PointerGetDatum(req->columns);
+		sql = run_for_value(session_plan(&writer_for_plan, schema,
+										 "SELECT %1$s.c77_secure_db_writer_for($1, $2, $3, $4, $5, $6)", 6, argtypes),
+							args, NULL, &null);
+		statement = SPI_prepare(TextDatumGetCString(sql), 1, &jsonb_type);
+		if (statement == NULL)
+			elog(ERROR, "c77_secure_db: could not prepare a write: %s", SPI_result_code_string(SPI_result));
+	}
+
+	strlcpy(grant_operation, req->operation, sizeof(grant_operation));
+	grant_relid = relid;
+	if (statement != NULL)
+	{
+		Datum		data = JsonbPGetDatum(req->data);
+
+		result = run_for_value(statement, &data, NULL, isnull);
+		SPI_freeplan(statement);
+	}
+	else
+		result = call_writer(writer, req->data, isnull);
+	withdraw_grant();
+	return result;
+}
+
+/*
+ * The statements of the request, in a subtransaction: the keyed one (update, upsert,
+ * soft_delete, delete), then an insert (insert; upsert when no row had the key). Returns
+ * the written row (NULL: none), or sets *error to why it failed; a failure is rolled back.
+ */
+static Datum
+perform(const char *schema, WriteRequest *req, Writers *writers, bool *row_null, char **error)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Datum		row = (Datum) 0;
+
+	*row_null = true;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(caller);
+	PG_TRY();
+	{
+		if (req->keyed != NULL && req->key != NULL)
+		{
+			row = write_statement(schema, req, writers->relid, req->keyed, writers->keyed, row_null);
+			if (*row_null && strcmp(req->operation, "upsert") != 0)
+				*error = psprintf("Record with %s = %s not found in %s.%s",
+								  req->pk, req->record_id ? req->record_id : "<NULL>", req->schema, req->table);
+		}
+		if (*error == NULL && req->inserts && *row_null)
+			row = write_statement(schema, req, writers->relid, "insert", writers->insert, row_null);
+		MemoryContextSwitchTo(caller);
+		if (!*row_null)
+			row = datumCopy(row, false, -1);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		withdraw_grant();
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+		*error = edata->message;
+		*row_null = true;
+	}
+	PG_END_TRY();
+	return row;
+}
+
+/*
+ * The audit row and the answer. $1 started, $2 schema, $3 table, $4 operation, $5 primary
+ * key column, $6 record id from the request, $7 the written row, $8 error, $9 check_rbac,
+ * $10 RBAC user, $11 feature, $12 RBAC denial. The audit row's record id is the written
+ * row's key (the request's if none was written or the operation failed).
+ */
+static const char finish_sql[] =
+"WITH op AS (SELECT gen_random_uuid() AS id, $8::text IS NULL AS success,\n"
+"                   CASE WHEN $8::text IS NULL THEN coalesce($7 ->> $5, $6) ELSE $6 END AS record_id),\n"
+"     audit AS (INSERT INTO %1$s.c77_secure_db_operation_audit\n"
+"                   (operation_id, schema_name, table_name, operation_type, record_id, content_hash, success,\n"
+"                    error_message, execution_time_ms, rbac_user_id, required_feature)\n"
+"               SELECT op.id, $2, $3, coalesce($4, 'invalid'), op.record_id, $7 ->> 'content_hash', op.success, $8,\n"
+"                      ceil(extract(epoch FROM clock_timestamp() - $1) * 1000)::integer, $10,\n"
+"                      CASE WHEN $9 THEN $11 END\n"
+"               FROM op)\n"
+"SELECT CASE WHEN $12 IS NOT NULL THEN $12 || jsonb_build_object('operation_id', op.id)\n"
+"            WHEN NOT op.success THEN jsonb_build_object('success', false, 'error', $8, 'operation', $4,\n"
+"                     'schema_name', $2, 'table_name', $3, 'operation_id', op.id, 'timestamp', now())\n"
+"            ELSE jsonb_build_object('success', true, 'operation', $4, 'schema_name', $2, 'table_name', $3,\n"
+"                     'rows_affected', CASE WHEN $7 IS NULL THEN 0 ELSE 1 END, 'content_hash', $7 ->> 'content_hash',\n"
+"                     'execution_time_ms', round(extract(epoch FROM clock_timestamp() - $1) * 1000, 3),\n"
+"                     'operation_id', op.id, 'rbac_check_performed', $9, 'timestamp', now())\n"
+"                 || CASE WHEN $4 <> 'delete' THEN jsonb_build_object('data', $7) ELSE '{}' END\n"
+"                 || CASE WHEN $9 THEN jsonb_build_object('rbac_user_id', $10, 'required_feature', $11) ELSE '{}' END\n"
+"       END\n"
+"FROM op";
+
+/*
+ * c77_secure_db_operation(data jsonb, check_rbac boolean, required_feature text,
+ *                         scope_type text, scope_id text) returns jsonb
+ *
+ * USAGE.md documents the requests, answers, errors and audit rows.
+ */
+Datum
+c77_secure_db_operation(PG_FUNCTION_ARGS)
+{
+	TimestampTz started = GetCurrentTimestamp();
+	char	   *schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
+	bool		check_rbac = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+	WriteRequest req;
+	Writers		writers = {InvalidOid, InvalidOid, InvalidOid};
+	char	   *error;
+	Datum		denial = (Datum) 0;
+	bool		denial_null = true;
+	char	   *rbac_user = NULL;
+	Datum		row = (Datum) 0;
+	bool		row_null = true;
+	Datum		answer;
+	bool		answer_null;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "c77_secure_db: SPI_connect failed");
+
+	/* The request, and the writers of its shape; without them, the checks of a new shape. */
+	error = parse_request(PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0),
+						  PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)), &req);
+	if (error == NULL)
+	{
+		bool		has_deleted_at = true;
+
+		find_writers(schema, &req, &writers);
+		if (!OidIsValid(writers.relid))
+			error = check_shape(schema, &req, &writers.relid, &has_deleted_at);
+		/* The key is checked every time; deleted_at with the description only (a soft_delete
+		 * writer exists only for a table that has it). */
+		if (error == NULL && strcmp(req.operation, "upsert") != 0 && req.keyed != NULL
+			&& (req.key == NULL || req.key->type == jbvNull))
+			error = psprintf("Primary key \"%s\" required for %s operation", req.pk, req.operation);
+		else if (error == NULL && !has_deleted_at && strcmp(req.operation, "soft_delete") == 0)
+			error = psprintf("Table %s.%s has no deleted_at column; soft_delete needs one", req.schema, req.table);
+	}
+
+	/* RBAC. */
+	if (error == NULL && check_rbac)
+	{
+		Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+		Datum		args[3];
+		char		nulls[3];
+		TupleDesc	desc;
+		HeapTuple	verdict;
+		bool		null;
+		Datum		value;
+
+		args[0] = text_arg(req.feature, &nulls[0]);
+		args[1] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
+		nulls[1] = PG_ARGISNULL(3) ? 'n' : ' ';
+		args[2] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
+		nulls[2] = PG_ARGISNULL(4) ? 'n' : ' ';
+		verdict = run_for_row(session_plan(&rbac_plan, schema,
+										   "SELECT denial, user_id, denial ->> 'error' FROM %1$s.c77_secure_db_rbac_denial(true, $1, $2, $3)",
+										   3, argtypes),
+							  args, nulls, &desc);
+		denial = heap_getattr(verdict, 1, desc, &denial_null);
+		value = heap_getattr(verdict, 2, desc, &null);
+		rbac_user = null ? NULL : TextDatumGetCString(value);
+		value = heap_getattr(verdict, 3, desc, &null);
+		error = null ? NULL : TextDatumGetCString(value);
+	}
+
+	/* Perform it. */
+	if (error == NULL)
+		row = perform(schema, &req, &writers, &row_null, &error);
+
+	/* Audit it, successful or not, and answer. */
+	{
+		Oid			argtypes[12] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID,
+		BOOLOID, TEXTOID, TEXTOID, JSONBOID};
+		Datum		args[12];
+		char		nulls[12];
+
+		args[0] = TimestampTzGetDatum(started);
+		nulls[0] = ' ';
+		args[1] = text_arg(req.schema, &nulls[1]);
+		args[2] = text_arg(req.table, &nulls[2]);
+		args[3] = text_arg(req.operation, &nulls[3]);
+		args[4] = text_arg(req.pk, &nulls[4]);
+		args[5] = text_arg(req.record_id, &nulls[5]);
+		args[6] = row;
+		nulls[6] = row_null ? 'n' : ' ';
+		args[7] = text_arg(error, &nulls[7]);
+		args[8] = BoolGetDatum(check_rbac);
+		nulls[8] = ' ';
+		args[9] = text_arg(rbac_user, &nulls[9]);
+		args[10] = text_arg(req.feature, &nulls[10]);
+		args[11] = denial;
+		nulls[11] = denial_null ? 'n' : ' ';
+		answer = run_for_value(session_plan(&finish_plan, schema, finish_sql, 12, argtypes), args, nulls, &answer_null);
+	}
+
+	answer = SPI_datumTransfer(answer, false, -1);
+	SPI_finish();
+	PG_RETURN_DATUM(answer);
+}
