@@ -151,6 +151,39 @@ import Testing
         #expect(run["figures"]?["findings"]?.intValue == 2, "\(run)")
     }
 
+    @Test func aDaemonKilledAroundSigningTheRootsLeavesNothingToReport() throws {
+        let harness = try DaemonHarness()
+        try insert(harness, 10)
+        let journal = try start(harness)
+        defer { harness.stop(); journal.stop() }
+        let mark = journal.mark
+        let directory = harness.stateDirectory + "/table-digests"
+        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: directory).first { $0.hasSuffix(".json") })
+        let state = URL(fileURLWithPath: directory + "/" + name), pending = URL(fileURLWithPath: directory + "/" + name + ".pending")
+        let first = try Data(contentsOf: state)
+        try insert(harness, 3)
+        _ = try harness.runAndWait("table_digest")
+        let second = try Data(contentsOf: state)
+        #expect(second != first)
+        #expect(!FileManager.default.fileExists(atPath: pending.path), "a finished pass leaves no pending state")
+
+        // Killed after it signed the new root, before it committed the new state.
+        try second.write(to: pending)
+        try first.write(to: state)
+        try insert(harness, 2)
+        var run = try harness.runAndWait("table_digest")
+        #expect(run["figures"]?["findings"]?.intValue == 0 && run["figures"]?["baselines"]?.intValue == 0, "\(run)")
+        #expect(!FileManager.default.fileExists(atPath: pending.path), "the signed pending state was committed")
+
+        // Killed before it signed: its pending state has a root the log's latest entry lacks.
+        try second.write(to: pending)
+        try insert(harness, 2)
+        run = try harness.runAndWait("table_digest")
+        #expect(run["figures"]?["findings"]?.intValue == 0 && run["figures"]?["baselines"]?.intValue == 0, "\(run)")
+        #expect(!FileManager.default.fileExists(atPath: pending.path), "the unsigned pending state was dropped")
+        #expect(try tampering(journal, since: mark).isEmpty)
+    }
+
     @Test func bothJobsAppendToOneIntactLog() throws {
         let harness = try DaemonHarness()
         try insert(harness, 10)

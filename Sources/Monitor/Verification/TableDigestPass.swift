@@ -79,11 +79,12 @@ struct TableDigestPass: Sendable {
         return outcome
     }
 
-    /// The saved state, if it is the one the signed digest log vouches for. Anything else is
-    /// a finding (someone changed or removed what the daemon recorded) and nil: start over.
+    /// The saved state (a save a crash interrupted settled first), if it is the one the signed
+    /// digest log vouches for. Anything else is a finding (someone changed or removed what the daemon recorded) and nil: start over.
     private func trustedState(signedRoot: String?, findings: inout Int) async throws -> TableDigestState? {
         let problem: (kind: String, text: String)
         do {
+            try store.settle(table, signedRoot: signedRoot)
             switch (try store.load(table), signedRoot) {
             case (nil, nil):
                 return nil
