@@ -209,7 +209,7 @@ public struct AuditChainJob: MonitorJob {
         func entry(_ seq: Int) -> DigestEntry? {
             if let entry = entries.first(where: { $0.seq == seq }) { return entry }
             guard seq >= 1, seq < entries.first?.seq ?? 0 else { return nil }
-            return (try? log.entries(skipping: seq - 1, limit: 1))?.entries.first { $0.seq == seq }
+            return (try? context.memory.readDigestLog { try log.entries(skipping: seq - 1, limit: 1) })?.entries.first { $0.seq == seq }
         }
         if let recorded, let seq = Int(try recorded.string("entry_seq")) {
             let link = try recorded.string("entry_link")
