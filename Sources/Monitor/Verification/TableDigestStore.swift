@@ -43,6 +43,7 @@ struct TableDigestStore: Sendable {
         return state
     }
 
+    /// Where a new state of `table` waits until its root is signed.
     func pendingPath(for table: SecureTable) -> String {
         path(for: table) + ".pending"
     }
