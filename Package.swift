@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", "LocalReceivers"]),
         .testTarget(name: "ControlSocketTests", dependencies: ["ControlSocket"]),
         .testTarget(name: "DigestLogTests", dependencies: ["DigestLog"]),
-        .testTarget(name: "MonitorTests", dependencies: ["Monitor", "Postgres", "ThrowawayCluster", "MonitorConfig", "ControlSocket"]),
+        .testTarget(name: "MonitorTests", dependencies: ["Monitor", "Postgres", "ThrowawayCluster", "MonitorConfig", "ControlSocket", "DigestLog"]),
         .testTarget(name: "DaemonTests", dependencies: ["ThrowawayCluster", "Postgres", "ControlSocket", "LocalReceivers", "DigestLog"]),
     ],
     swiftLanguageModes: [.v6]

@@ -778,14 +778,82 @@ BEGIN
 END
 $$;
 
+-- p_text as a value of p_type's type (p_type is only there for its type: pass NULL::type), or
+-- NULL when it is not one: an audit record_id is text a caller wrote and need not be a key.
+CREATE FUNCTION c77_secure_db_try_cast(p_text text, p_type anyelement) RETURNS anyelement
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_value p_type%TYPE;
+BEGIN
+    v_value := p_text;
+    RETURN v_value;
+EXCEPTION WHEN data_exception OR integrity_constraint_violation THEN
+    RETURN NULL;
+END
+$$;
+
+-- The successful audited operations that may explain the changes the daemon found in rows
+-- p_keys of a table (keys as c77_secure_db_row_digests() gives them): those sealed after
+-- position p_after_seq, or not sealed yet. A record_id is text the write path took from JSON
+-- (a timestamp with its 'T', char(n) with its padding, a number as the caller wrote it), so it
+-- is compared with each key as a value of the key's type, never as text; a record_id that is
+-- no value of that type explains nothing. Read-only.
+--
+-- Returns {"success", "operations": [{"key", "operations": [operation_type, ...]}, ...] (only
+-- keys that have some), "rehashed"}: rehashed, whether c77_secure_db_rehash() re-hashed the
+-- table (audited without a record_id) in that time.
+CREATE FUNCTION c77_secure_db_explaining_operations(p_schema_name text, p_table_name text, p_keys text[], p_after_seq bigint)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, @extschema@, pg_temp
+SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
+AS $$
+DECLARE
+    v_target record;
+    v_result jsonb;
+BEGIN
+    SELECT * INTO v_target FROM @extschema@.c77_secure_db_digest_target(p_schema_name, p_table_name);
+    IF v_target.error IS NOT NULL THEN
+        RETURN jsonb_build_object('success', false, 'error', v_target.error);
+    END IF;
+    -- Each distinct record_id is cast once; keys came from the key's own text output.
+    EXECUTE format($q$
+        WITH audited AS (
+            SELECT a.record_id, a.operation_type
+            FROM @extschema@.c77_secure_db_operation_audit AS a
+            WHERE a.success AND a.schema_name = $1 AND a.table_name = $2 AND (a.seal_seq > $3 OR a.seal_seq IS NULL)
+        ), typed AS (
+            SELECT @extschema@.c77_secure_db_try_cast(d.record_id, NULL::%1$s) AS value, d.operation_type
+            FROM (SELECT DISTINCT record_id, operation_type FROM audited WHERE record_id IS NOT NULL) AS d
+        ), matched AS (
+            SELECT k.key, array_agg(DISTINCT t.operation_type ORDER BY t.operation_type) AS operations
+            FROM unnest($4::text[]) AS k(key) JOIN typed AS t ON t.value = k.key::%1$s
+            GROUP BY k.key
+        )
+        SELECT jsonb_build_object(
+            'success', true,
+            'operations', coalesce((SELECT jsonb_agg(jsonb_build_object('key', m.key, 'operations', m.operations) ORDER BY m.key) FROM matched AS m), '[]'),
+            'rehashed', EXISTS (SELECT 1 FROM audited WHERE record_id IS NULL AND operation_type = 'rehash'))
+        $q$, (v_target.meta).pk_type)
+    INTO v_result USING p_schema_name, p_table_name, p_after_seq, p_keys;
+    RETURN v_result;
+END
+$$;
+
 REVOKE ALL ON FUNCTION
     c77_secure_db_row_digest(anyelement),
     c77_secure_db_digest_target(text, text),
     c77_secure_db_bucket_digests(text, text, text[]),
-    c77_secure_db_row_digests(text, text, text, text, integer)
+    c77_secure_db_row_digests(text, text, text, text, integer),
+    c77_secure_db_try_cast(text, anyelement),
+    c77_secure_db_explaining_operations(text, text, text[], bigint)
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     c77_secure_db_audit_chain_head(),
     c77_secure_db_bucket_digests(text, text, text[]),
-    c77_secure_db_row_digests(text, text, text, text, integer)
+    c77_secure_db_row_digests(text, text, text, text, integer),
+    c77_secure_db_explaining_operations(text, text, text[], bigint)
 TO c77_secure_db_admin, c77_secure_db_monitor;

@@ -10,7 +10,9 @@ struct Daemon: AsyncParsableCommand {
         abstract: "Monitor c77_secure_db databases: health, tokens, content hashes and the audit trail.",
         discussion: """
             Without a subcommand the daemon runs in the foreground, as systemd expects \
-            (Type=notify). Exit status 78 (EX_CONFIG) means the configuration is invalid.
+            (Type=notify). Exit status 78 (EX_CONFIG) means the configuration is invalid; \
+            75 (EX_TEMPFAIL) that another daemon uses the same state_directory (try again once \
+            it has stopped).
             """,
         version: "c77-secure-dbd \(MonitorVersion.current)",
         subcommands: [RunCommand.self, CheckConfigCommand.self, DemoCommand.self],
@@ -20,6 +22,10 @@ struct Daemon: AsyncParsableCommand {
 
 /// sysexits(3) EX_CONFIG: the configuration is invalid.
 let exConfig: Int32 = 78
+
+/// sysexits(3) EX_TEMPFAIL: another daemon holds the state directory; a later start may succeed
+/// (systemd's Restart=on-failure retries, unlike after 78).
+let exTempFail: Int32 = 75
 
 /// Prints a line to standard error.
 func printError(_ message: String) {

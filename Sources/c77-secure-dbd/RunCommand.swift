@@ -33,6 +33,16 @@ struct RunCommand: AsyncParsableCommand {
         let logger = Logger(label: "c77-secure-dbd")
         logger.info("Starting c77-secure-dbd \(MonitorVersion.current)", metadata: ["config": "\(config)"])
 
+        // Before anything touches the state directory or the control socket.
+        let lock: StateDirectoryLock
+        do {
+            lock = try StateDirectoryLock(stateDirectory: configuration.daemon.stateDirectory)
+        } catch let error as StateDirectoryLock.InUse {
+            logger.critical("\(error)")
+            throw ExitCode(exTempFail)
+        }
+        defer { withExtendedLifetime(lock) {} }
+
         let daemon = try MonitorDaemon(configuration: configuration, configPath: config, logger: logger, notifier: SystemdNotifier())
         var groupConfiguration = ServiceGroupConfiguration(
             services: [.init(service: daemon)],

@@ -211,6 +211,61 @@ import Testing
         #expect(alerts.first?["MESSAGE"]?.contains("Audit rows up to position \(sealed + 3) were removed outside c77_secure_db_purge_audit()") == true, "\(alerts)")
     }
 
+    @Test func everyPurgeIsAnnouncedOnceNamingWhoPurged() throws {
+        let harness = try DaemonHarness()
+        try write(harness, 10)
+        try harness.sql("UPDATE c77_secure_db_operation_audit SET created_at = created_at - interval '2 hours'")
+        let journal = try start(harness, fullVerification: "1d")
+        defer { harness.stop(); journal.stop() }
+        _ = try harness.runAndWait("audit_chain")
+        func purges(since mark: Int) throws -> [[String: String]] {
+            try journal.sync()
+            return journal.alerts(since: mark).filter { $0["C77_ALERT_TYPE"] == "AUDIT_PURGED" }
+        }
+
+        // Retention by an administrator: shown once, as a warning, naming the purger.
+        var mark = journal.mark
+        let sealed = Int(try harness.sql("SELECT count(*) FROM c77_secure_db_operation_audit")) ?? 0
+        try harness.sql("""
+            CREATE ROLE c77_dba LOGIN IN ROLE c77_secure_db_admin;
+            SET SESSION AUTHORIZATION c77_dba;
+            SELECT c77_secure_db_purge_audit(now() - interval '1 hour');
+            """)
+        _ = try harness.runAndWait("audit_chain")
+        var alerts = try purges(since: mark)
+        #expect(alerts.count == 1, "\(alerts)")
+        let alert = try #require(alerts.first)
+        #expect(alert["C77_SEVERITY"] == "warning")
+        #expect(alert["PRIORITY"] == "4")
+        #expect(alert["MESSAGE"]?.hasPrefix("AUDIT_PURGED: Audit prefix up to position \(sealed) purged by c77_dba at 20") == true, "\(alert)")
+        #expect(alert["MESSAGE"]?.hasSuffix("(\(sealed) rows)") == true, "\(alert)")
+        #expect(alert.details?["purged_by"]?.stringValue == "c77_dba")
+        #expect(alert.details?["up_to_seq"]?.intValue == sealed)
+        #expect(try tampering(journal, since: mark).isEmpty)
+        mark = journal.mark
+        _ = try harness.runAndWait("audit_chain")
+        #expect(try purges(since: mark).isEmpty, "once")
+
+        // The forgery nothing can tell from a purge — prefix deleted, anchor forged, the purge's
+        // audit row forged to match — is accepted, but shown like any purge, naming the forger.
+        try write(harness, 5)
+        _ = try harness.runAndWait("audit_chain")
+        mark = journal.mark
+        try harness.sql("""
+            INSERT INTO c77_secure_db_audit_anchors (seal_seq, chain_digest, removed_rows)
+            SELECT seal_seq, chain_digest, 3 FROM c77_secure_db_operation_audit WHERE seal_seq = \(sealed + 3);
+            INSERT INTO c77_secure_db_operation_audit (operation_id, operation_type, success, details)
+            SELECT gen_random_uuid(), 'purge_audit', true, jsonb_build_object('anchor_seq', seal_seq, 'anchor_digest', chain_digest)
+            FROM c77_secure_db_audit_anchors ORDER BY seal_seq DESC LIMIT 1;
+            DELETE FROM c77_secure_db_operation_audit WHERE seal_seq <= \(sealed + 3);
+            """)
+        _ = try harness.runAndWait("audit_chain")
+        #expect(try tampering(journal, since: mark).isEmpty, "indistinguishable from a purge")
+        alerts = try purges(since: mark)
+        #expect(alerts.count == 1, "\(alerts)")
+        #expect(alerts.first?["MESSAGE"]?.contains("Audit prefix up to position \(sealed + 3) purged by postgres at ") == true, "\(alerts)")
+    }
+
     @Test func aShadowingFunctionOnTheMonitorsSearchPathIsNeverCalled() throws {
         let harness = try DaemonHarness()
         try write(harness, 3)

@@ -97,6 +97,49 @@ import Testing
         #expect(harness.process?.isRunning == true)
     }
 
+    @Test func aSecondDaemonOnTheSameStateDirectoryExitsSeventyFive() throws {
+        let harness = try DaemonHarness()
+        try harness.writeConfig(harness.config())
+        let first = try harness.start()
+        // Another socket, and then the same one: either way it stops before touching anything.
+        let otherSocket = harness.directory + "/other.sock", otherConfig = harness.directory + "/other.ini"
+        try harness.config().replacingOccurrences(of: harness.socketPath, with: otherSocket)
+            .write(toFile: otherConfig, atomically: true, encoding: .utf8)
+        for config in [otherConfig, harness.configPath] {
+            let second = try runWithin(.seconds(20), DaemonHarness.daemonPath, ["--config", config])
+            #expect(second.status == 75, "\(second.output)")
+            #expect(second.output.contains("state_directory is in use by another c77-secure-dbd (pid \(first.processIdentifier))"), "\(second.output)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: otherSocket))
+        guard case .success = try harness.send(ControlRequest(cmd: "version")) else {
+            Issue.record("the first daemon no longer answers; log:\n\(harness.log())")
+            return
+        }
+        // Once it has stopped, another one starts.
+        #expect(harness.stop() == 0)
+        try harness.start()
+    }
+
+    /// Runs a binary and returns its exit status and output; kills it after `timeout`.
+    private func runWithin(_ timeout: Duration, _ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("c77-run-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: output) }
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        if !eventually(timeout: timeout, { !process.isRunning }) {
+            process.terminate()
+            process.waitUntilExit()
+            throw HarnessError("\(path) \(arguments) still runs after \(timeout)")
+        }
+        return (process.terminationStatus, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
+    }
+
     @Test func ctlExplainsADaemonThatIsNotRunning() throws {
         let result = try DaemonHarness.run(DaemonHarness.ctlPath, ["status", "--socket", "/tmp/c77-no-such-daemon.sock"])
         #expect(result.status == 69)

@@ -14,13 +14,14 @@ import Testing
             """)
     }
 
-    /// One operation through the write path; it must succeed.
-    func operation(_ harness: DaemonHarness, _ operation: String, _ data: String) throws {
+    /// One operation through the write path on a table of `shop` (naming its key column when
+    /// it is not `id`); it must succeed.
+    func operation(_ harness: DaemonHarness, _ operation: String, _ data: String, table: String = "orders", key: String = "id") throws {
         let answer = try harness.sql("""
-            SELECT c77_secure_db_operation(jsonb_build_object('schema_name', 'shop', 'table_name', 'orders',
+            SELECT c77_secure_db_operation(jsonb_build_object('schema_name', 'shop', 'table_name', '\(table)', 'primary_key', '\(key)',
                 'operation', '\(operation)', 'data', '\(data)'::jsonb)) ->> 'success'
             """)
-        #expect(answer == "true", "\(operation) \(data)")
+        #expect(answer == "true", "\(operation) \(table) \(data)")
     }
 
     /// Starts the daemon with the table digest job and waits until its start-up runs are done
@@ -102,6 +103,85 @@ import Testing
         let entries = try DigestExportFile(path: exported)
         #expect(entries.latestRoot("shop.orders") != nil, "the table's root is signed")
         #expect(try harness.sql("SELECT entry_seq FROM c77_secure_db_digest_head") == String(entries.count), "and the database has the latest entry")
+    }
+
+    @Test func keysWhoseJSONDiffersFromTheirTextAreMatchedByValue() throws {
+        // The audit's record_id is the key as JSON spells it ("2024-05-01T10:00:00", "ab    "),
+        // the digests' keys are its text ("2024-05-01 10:00:00", "ab").
+        let harness = try DaemonHarness()
+        try harness.sql("""
+            CREATE TABLE shop.ticks (at timestamp PRIMARY KEY, v int, content_hash text);
+            CREATE TABLE shop.codes (code char(6) PRIMARY KEY, v int, content_hash text);
+            """)
+        for hour in 10...12 { try operation(harness, "insert", #"{"at": "2024-05-01 \#(hour):00:00", "v": 1}"#, table: "ticks", key: "at") }
+        for code in ["ab", "cd", "ef"] { try operation(harness, "insert", #"{"code": "\#(code)", "v": 1}"#, table: "codes", key: "code") }
+        let journal = try start(harness)
+        defer { harness.stop(); journal.stop() }
+
+        // Every kind of write on both tables: each explained by its audit row.
+        var mark = journal.mark
+        try operation(harness, "update", #"{"at": "2024-05-01 10:00:00", "v": 2}"#, table: "ticks", key: "at")
+        try operation(harness, "insert", #"{"at": "2024-05-01 13:00:00", "v": 1}"#, table: "ticks", key: "at")
+        try operation(harness, "delete", #"{"at": "2024-05-01 11:00:00"}"#, table: "ticks", key: "at")
+        try operation(harness, "update", #"{"code": "ab", "v": 2}"#, table: "codes", key: "code")
+        try operation(harness, "insert", #"{"code": "zz", "v": 1}"#, table: "codes", key: "code")
+        try operation(harness, "delete", #"{"code": "cd"}"#, table: "codes", key: "code")
+        #expect(try harness.sql("SELECT string_agg(DISTINCT record_id, '|') FROM c77_secure_db_operation_audit WHERE table_name = 'codes'") == "ab    |cd    |ef    |zz    ")
+        // Sealed before the pass, so that they no longer count for the next one.
+        _ = try harness.runAndWait("audit_chain")
+        var run = try harness.runAndWait("table_digest")
+        #expect(run["figures"]?["findings"]?.intValue == 0, "\(run)")
+        #expect(run["figures"]?["changed_buckets"]?.intValue == 2, "\(run)")
+        #expect(try tampering(journal, since: mark).isEmpty)
+
+        // Tampering with the same rows is still caught, and named by the key's text.
+        mark = journal.mark
+        try harness.sql("""
+            SET session_replication_role = replica;
+            UPDATE shop.ticks SET v = 99 WHERE at = '2024-05-01 10:00:00';
+            DELETE FROM shop.codes WHERE code = 'ab';
+            """)
+        run = try harness.runAndWait("table_digest")
+        let alerts = try tampering(journal, since: mark)
+        #expect(alerts.count == 2, "\(alerts)")
+        #expect(Set(alerts.compactMap { $0["MESSAGE"] }) == [
+            "DATA_TAMPERING: Row 2024-05-01 10:00:00 of shop.ticks changed without an audited operation",
+            "DATA_TAMPERING: Row ab of shop.codes vanished without an audited operation",
+        ], "\(alerts)")
+        #expect(run["figures"]?["findings"]?.intValue == 2, "\(run)")
+    }
+
+    @Test func aDaemonKilledAroundSigningTheRootsLeavesNothingToReport() throws {
+        let harness = try DaemonHarness()
+        try insert(harness, 10)
+        let journal = try start(harness)
+        defer { harness.stop(); journal.stop() }
+        let mark = journal.mark
+        let directory = harness.stateDirectory + "/table-digests"
+        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: directory).first { $0.hasSuffix(".json") })
+        let state = URL(fileURLWithPath: directory + "/" + name), pending = URL(fileURLWithPath: directory + "/" + name + ".pending")
+        let first = try Data(contentsOf: state)
+        try insert(harness, 3)
+        _ = try harness.runAndWait("table_digest")
+        let second = try Data(contentsOf: state)
+        #expect(second != first)
+        #expect(!FileManager.default.fileExists(atPath: pending.path), "a finished pass leaves no pending state")
+
+        // Killed after it signed the new root, before it committed the new state.
+        try second.write(to: pending)
+        try first.write(to: state)
+        try insert(harness, 2)
+        var run = try harness.runAndWait("table_digest")
+        #expect(run["figures"]?["findings"]?.intValue == 0 && run["figures"]?["baselines"]?.intValue == 0, "\(run)")
+        #expect(!FileManager.default.fileExists(atPath: pending.path), "the signed pending state was committed")
+
+        // Killed before it signed: its pending state has a root the log's latest entry lacks.
+        try second.write(to: pending)
+        try insert(harness, 2)
+        run = try harness.runAndWait("table_digest")
+        #expect(run["figures"]?["findings"]?.intValue == 0 && run["figures"]?["baselines"]?.intValue == 0, "\(run)")
+        #expect(!FileManager.default.fileExists(atPath: pending.path), "the unsigned pending state was dropped")
+        #expect(try tampering(journal, since: mark).isEmpty)
     }
 
     @Test func bothJobsAppendToOneIntactLog() throws {

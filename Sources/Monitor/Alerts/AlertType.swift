@@ -35,6 +35,9 @@ extension AlertType {
     public static let hashesRecomputed = AlertType(rawValue: "HASHES_RECOMPUTED")
     /// Protection of a secure table, schema or the extension itself is missing, disabled or altered.
     public static let protectionDrift = AlertType(rawValue: "PROTECTION_DRIFT")
+    /// A prefix of the audit chain was purged (its start moved to a new anchor): who, when, how
+    /// much. Purging is legitimate retention, but removes evidence, so each one is shown once.
+    public static let auditPurged = AlertType(rawValue: "AUDIT_PURGED")
 }
 
 extension AlertType {

@@ -45,7 +45,8 @@ struct ControlHandler {
                 // A page: `skip` entries skipped, at most `limit` (1…5000, default 5000) returned.
                 let skip = max(request.args["skip"]?.intValue ?? 0, 0)
                 let limit = min(max(request.args["limit"]?.intValue ?? Self.digestPageLimit, 1), Self.digestPageLimit)
-                let page = try DigestLog(stateDirectory: daemon.stateDirectory).exportPage(skipping: skip, limit: limit)
+                let log = DigestLog(stateDirectory: daemon.stateDirectory)
+                let page = try daemon.memory.readDigestLog { try log.exportPage(skipping: skip, limit: limit) }
                 guard case .object(var answer) = try JSONValue.encoding(page.export) else { return .failure("internal error: export") }
                 answer["more"] = .bool(page.more)
                 return .success(.object(answer))

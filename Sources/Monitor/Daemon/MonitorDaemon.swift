@@ -25,6 +25,8 @@ public final class MonitorDaemon: Service, Sendable {
     private let controllers: [String: JobController]
     private let control: ControlServer
     private let state: Mutex<RuntimeState>
+    /// What the jobs remember across runs; the control socket reads the digest log under its lock.
+    let memory: DaemonMemory
 
     private struct RuntimeState: Sendable {
         var configuration: DaemonConfiguration
@@ -50,8 +52,10 @@ public final class MonitorDaemon: Service, Sendable {
         self.sinks = sinks
         let database = MonitoredDatabase(configuration: configuration.postgresConfiguration, alerts: alerts, logger: logger)
         self.database = database
+        let memory = DaemonMemory()
+        self.memory = memory
         let context = JobContext(database: database, alerts: alerts, logger: logger,
-                                 stateDirectory: configuration.daemon.stateDirectory)
+                                 stateDirectory: configuration.daemon.stateDirectory, memory: memory)
         var controllers: [String: JobController] = [:]
         for (job, plan) in JobCatalog.jobs(for: configuration) {
             controllers[job.name] = JobController(job: job, plan: plan, context: context)

@@ -74,6 +74,7 @@ public struct AuditChainJob: MonitorJob {
         let anchor = try await newestAnchor(context)
         if anchor != state.anchor, let anchor {
             findings += try await checkPurged(anchor: anchor, context: context)
+            try await announcePurges(after: state.anchor, context: context)
         }
         state.anchor = anchor
         let full = state.lastFullVerification.map { Date().timeIntervalSince($0) >= fullVerificationInterval.timeInterval } ?? true
@@ -180,6 +181,35 @@ public struct AuditChainJob: MonitorJob {
         return 1
     }
 
+    /// Raises one `AUDIT_PURGED` warning for the anchors recorded after `known` (the anchor
+    /// seen last; nil: all of them): up to which position, by whom, when, how many rows. A
+    /// superuser who forges an anchor and the purge's audit row alike cannot be told from a
+    /// real purge, so every purge is made visible instead, as the anchors name it.
+    private func announcePurges(after known: AuditChainState.Head?, context: JobContext) async throws {
+        let row = try await context.database.withConnection { connection in
+            try await connection.query("""
+                SELECT count(*) AS purges, max(seal_seq) AS up_to_seq, sum(removed_rows) AS removed_rows,
+                       string_agg(DISTINCT created_by, ', ') AS purged_by,
+                       to_char(min(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS first_at,
+                       to_char(max(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS last_at
+                FROM c77_secure_db_audit_anchors WHERE seal_seq > $1::bigint
+                """, [.text(String(known?.seq ?? 0))]).first
+        }
+        guard let row, let purges = Int(try row.string("purges")), purges > 0 else { return }
+        let upTo = try row.string("up_to_seq"), removed = try row.string("removed_rows"), by = try row.string("purged_by")
+        let firstAt = try row.string("first_at"), lastAt = try row.string("last_at")
+        let when = purges == 1 ? "at \(lastAt)" : "in \(purges) purges from \(firstAt) to \(lastAt)"
+        await context.alerts.raise(Alert(
+            type: .auditPurged, severity: .warning,
+            summary: "Audit prefix up to position \(upTo) purged by \(by) \(when) (\(removed) rows)",
+            job: name, database: context.database.reachability.database, table: "c77_secure_db_operation_audit",
+            details: ["up_to_seq": .number(Double(upTo) ?? 0), "previous_anchor_seq": known.map { .number(Double($0.seq)) } ?? .null,
+                      "purges": .number(Double(purges)), "removed_rows": .number(Double(removed) ?? 0),
+                      "purged_by": .string(by), "first_purged_at": .string(firstAt), "last_purged_at": .string(lastAt)],
+            fingerprint: "audit_purged:\(upTo)"
+        ))
+    }
+
     /// Checks the digest log (signatures, links, and its last entry against the database's
     /// copy) and appends the head when it moved. Returns the number of findings.
     private func recordDigest(headSeq: Int, headDigest: String, full: Bool, context: JobContext) async throws -> Int {
@@ -209,7 +239,7 @@ public struct AuditChainJob: MonitorJob {
         func entry(_ seq: Int) -> DigestEntry? {
             if let entry = entries.first(where: { $0.seq == seq }) { return entry }
             guard seq >= 1, seq < entries.first?.seq ?? 0 else { return nil }
-            return (try? log.entries(skipping: seq - 1, limit: 1))?.entries.first { $0.seq == seq }
+            return (try? context.memory.readDigestLog { try log.entries(skipping: seq - 1, limit: 1) })?.entries.first { $0.seq == seq }
         }
         if let recorded, let seq = Int(try recorded.string("entry_seq")) {
             let link = try recorded.string("entry_link")

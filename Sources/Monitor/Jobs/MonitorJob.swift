@@ -75,6 +75,12 @@ public final class DaemonMemory: Sendable {
         }
     }
 
+    /// Runs `read` while no job of this process appends to the digest log, so that it never
+    /// sees half of an entry being written.
+    public func readDigestLog<T: Sendable>(_ read: () throws -> T) throws -> T {
+        try digestLog.withLock { _ in try read() }
+    }
+
     /// Runs `append` while no other job reads or appends to the digest log: it reads the log's
     /// last entry and appends after it, or returns nil to append nothing. The entry it appended
     /// is remembered as the one this process wrote last.

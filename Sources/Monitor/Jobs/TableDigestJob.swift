@@ -101,14 +101,16 @@ public struct TableDigestJob: MonitorJob {
         return check.verified?.tableRoots ?? [:]
     }
 
-    /// Saves the tables' new states and, when a root moved, appends the roots to the signed
-    /// digest log (with the audit chain head of its last entry, which this job does not
-    /// advance) and records that entry in the database; then drops leaves nothing refers to.
+    /// Saves the tables' new states as pending and, when a root moved, appends the roots to
+    /// the signed digest log (with the audit chain head of its last entry, which this job does
+    /// not advance) and records that entry in the database; then commits the states and drops
+    /// leaves nothing refers to. (A crash in between leaves pending states that the next pass
+    /// settles against the log: see ``TableDigestStore``.)
     private func record(_ states: [TableDigestState], signedRoots: [String: String], store: TableDigestStore,
                         log: DigestLog, context: JobContext) async throws {
         var roots = signedRoots
         for state in states {
-            try store.save(state)
+            try store.savePending(state)
             roots[state.table.description] = state.root
         }
         if roots != signedRoots {
@@ -119,6 +121,7 @@ public struct TableDigestJob: MonitorJob {
             }
             if let appended { try await context.recordDigestHead(appended) }
         }
+        for state in states { try store.commit(state.table) }
         store.removeLeaves(keeping: store.allStates())
     }
 }

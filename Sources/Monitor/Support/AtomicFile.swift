@@ -12,7 +12,13 @@ func writeAtomically(_ data: Data, to path: String) throws {
     let synced = fsync(fd)
     close(fd)
     guard written == data.count, synced == 0 else { throw AtomicFileError(path: temporary, errno: errno) }
-    guard rename(temporary, path) == 0 else { throw AtomicFileError(path: path, errno: errno) }
+    try renameDurably(temporary, to: path)
+}
+
+/// Renames `source` over `path` (rename(2): atomic), then fsyncs the directory so that the
+/// rename survives a crash.
+func renameDurably(_ source: String, to path: String) throws {
+    guard rename(source, path) == 0 else { throw AtomicFileError(path: path, errno: errno) }
     let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     if directory >= 0 {
         fsync(directory)

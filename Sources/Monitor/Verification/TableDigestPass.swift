@@ -79,11 +79,12 @@ struct TableDigestPass: Sendable {
         return outcome
     }
 
-    /// The saved state, if it is the one the signed digest log vouches for. Anything else is
-    /// a finding (someone changed or removed what the daemon recorded) and nil: start over.
+    /// The saved state (a save a crash interrupted settled first), if it is the one the signed
+    /// digest log vouches for. Anything else is a finding (someone changed or removed what the daemon recorded) and nil: start over.
     private func trustedState(signedRoot: String?, findings: inout Int) async throws -> TableDigestState? {
         let problem: (kind: String, text: String)
         do {
+            try store.settle(table, signedRoot: signedRoot)
             switch (try store.load(table), signedRoot) {
             case (nil, nil):
                 return nil
@@ -201,35 +202,41 @@ struct TableDigestPass: Sendable {
         }
     }
 
+    private struct ExplainingOperationsAnswer: Decodable {
+        struct Row: Decodable {
+            var key: String
+            var operations: [String]
+        }
+
+        var success: Bool
+        var error: String?
+        var operations: [Row]?
+        var rehashed: Bool?
+    }
+
     /// The changes no successful audited operation since the last pass explains: one sealed
     /// after the audit head the last pass began at, or not sealed yet. (A change the last pass
-    /// did not see was committed after that head was read, and so was its audit row.)
+    /// did not see was committed after that head was read, and so was its audit row.) The
+    /// extension matches the audit's record_ids with the keys as values of the key's type
+    /// (`c77_secure_db_explaining_operations()`): as text they differ for timestamps, char(n)
+    /// and numbers.
     private func unexplained(_ changes: [RowChange], since auditSeq: Int) async throws -> [RowChange] {
         guard !changes.isEmpty else { return [] }
         // Keys byte for byte (see RowChange.between), each once.
         var seen = Set<[UInt8]>()
-        let distinct = changes.map(\.key).filter { seen.insert(Array($0.utf8)).inserted }
-        let keys = String(decoding: try JSONEncoder().encode(distinct), as: UTF8.self)
-        let rows = try await context.database.withConnection { connection in
-            try await connection.query("""
-                SELECT record_id, string_agg(DISTINCT operation_type, ',') AS operations
-                FROM c77_secure_db_operation_audit
-                WHERE success AND schema_name = $1 AND table_name = $2 AND (seal_seq > $3::bigint OR seal_seq IS NULL)
-                  AND (record_id IN (SELECT jsonb_array_elements_text($4::jsonb))
-                       OR (record_id IS NULL AND operation_type = 'rehash'))
-                GROUP BY record_id
-                """, [.text(table.schema), .text(table.table), .text(String(auditSeq)), .text(keys)])
+        let keys = changes.map(\.key).filter { seen.insert(Array($0.utf8)).inserted }
+        let text = try await context.database.withConnection { connection in
+            try await connection.query(
+                "SELECT c77_secure_db_explaining_operations($1, $2, $3::text[], $4::bigint)::text AS result",
+                [.text(table.schema), .text(table.table), .text(Self.arrayLiteral(keys)), .text(String(auditSeq))]
+            ).first?.string("result")
         }
-        var operations: [[UInt8]: Set<String>] = [:]
-        var rehashed = false
-        for row in rows {
-            let names = Set(try row.string("operations").split(separator: ",").map(String.init))
-            if let key = try row.optionalString("record_id") {
-                operations[Array(key.utf8)] = names
-            } else {
-                rehashed = true
-            }
+        let answer = try JSONDecoder().decode(ExplainingOperationsAnswer.self, from: Data((text ?? "{}").utf8))
+        guard answer.success, let rows = answer.operations else {
+            throw Undigestible(reason: answer.error ?? "c77_secure_db_explaining_operations gave no answer")
         }
+        let operations = Dictionary(rows.map { (Array($0.key.utf8), Set($0.operations)) }, uniquingKeysWith: { $0.union($1) })
+        let rehashed = answer.rehashed ?? false
         return changes.filter { !$0.isExplained(by: operations[Array($0.key.utf8)] ?? [], tableRehashed: rehashed) }
     }
 

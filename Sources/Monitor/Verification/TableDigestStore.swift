@@ -7,6 +7,12 @@ import MonitorConfig
 /// names may hold any character), and the leaves of every bucket in `leaves/`, one file per
 /// bucket named by the SHA-256 of its content, so a file whose content changed no longer
 /// matches its name. All writes are atomic.
+///
+/// A new state is saved in two phases around signing its root: first as the table's pending
+/// state (``savePending(_:)``), then, once the digest log holds its root, committed over the
+/// table's state (``commit(_:)``). A daemon killed in between leaves a pending state, which
+/// ``settle(_:signedRoot:)`` commits when the log has its root and discards when not; either
+/// way the state matches the signed root again.
 struct TableDigestStore: Sendable {
     let directory: String
 
@@ -37,11 +43,34 @@ struct TableDigestStore: Sendable {
         return state
     }
 
-    func save(_ state: TableDigestState) throws {
+    /// Where a new state of `table` waits until its root is signed.
+    func pendingPath(for table: SecureTable) -> String {
+        path(for: table) + ".pending"
+    }
+
+    /// Saves `state` as the table's pending state, to be committed once its root is signed.
+    func savePending(_ state: TableDigestState) throws {
         try createDirectories()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        try writeAtomically(try encoder.encode(state), to: path(for: state.table))
+        try writeAtomically(try encoder.encode(state), to: pendingPath(for: state.table))
+    }
+
+    /// Makes the table's pending state its state.
+    func commit(_ table: SecureTable) throws {
+        try renameDurably(pendingPath(for: table), to: path(for: table))
+    }
+
+    /// Finishes a save a crash interrupted: a pending state of `table` whose root the digest
+    /// log holds (`signedRoot`) is committed; any other is removed (its root was never signed).
+    func settle(_ table: SecureTable, signedRoot: String?) throws {
+        let pending = pendingPath(for: table)
+        guard let data = FileManager.default.contents(atPath: pending) else { return }
+        if let state = try? JSONDecoder().decode(TableDigestState.self, from: data), state.table == table, state.root == signedRoot {
+            try commit(table)
+        } else {
+            try FileManager.default.removeItem(atPath: pending)
+        }
     }
 
     /// Every saved state (for removing leaves no state refers to any more).
