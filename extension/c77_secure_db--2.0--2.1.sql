@@ -522,6 +522,14 @@ LANGUAGE C SECURITY DEFINER
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'c77_secure_db_operation';
 
+-- The 1-argument form, without RBAC: the same function. (In 2.0 a SQL wrapper the planner
+-- inlined; but inlining parses its body again whenever a calling query is planned, which is
+-- every call of a query sent as text.)
+CREATE OR REPLACE FUNCTION c77_secure_db_operation(p_json_data jsonb) RETURNS jsonb
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS 'MODULE_PATHNAME', 'c77_secure_db_operation';
+
 -- The protection trigger as in 2.0, except that it first takes the grant of
 -- c77_secure_db_operation() (a row it writes needs no token); tokens still authorize
 -- administrative writes and re-hashing.

@@ -39,16 +39,21 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "common/hashfn.h"
+#include "lib/stringinfo.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/formatting.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/resowner.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(c77_secure_db_operation);
@@ -64,11 +69,38 @@ withdraw_grant(void)
 	grant_relid = InvalidOid;
 }
 
-/* A grant never outlives its transaction, whatever ended it. */
+/*
+ * The writers of shapes this backend has written (see find_writers), kept so that a call
+ * finds them without a query. Any change to a function, a relation or a schema (a writer
+ * dropped or made, a table altered or renamed, a schema renamed) marks the cache stale, and
+ * the next call that is not nested in another empties it.
+ */
+static HTAB *writer_cache;
+static MemoryContext writer_cache_context;
+static bool writer_cache_stale;
+
+/* How many c77_secure_db_operation() calls are running in this backend. */
+static int	operation_depth;
+
 static void
-withdraw_grant_at_end(XactEvent event, void *arg)
+mark_writer_cache_stale(Datum arg, int cacheid, uint32 hashvalue)
+{
+	writer_cache_stale = true;
+}
+
+static void
+mark_writer_cache_stale_for_relation(Datum arg, Oid relid)
+{
+	writer_cache_stale = true;
+}
+
+/* A grant never outlives its transaction, whatever ended it; nor a running call's count. */
+static void
+at_transaction_end(XactEvent event, void *arg)
 {
 	withdraw_grant();
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		operation_depth = 0;
 }
 
 void		_PG_init(void);
@@ -76,7 +108,10 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	RegisterXactCallback(withdraw_grant_at_end, NULL);
+	RegisterXactCallback(at_transaction_end, NULL);
+	CacheRegisterSyscacheCallback(PROCOID, mark_writer_cache_stale, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, mark_writer_cache_stale, (Datum) 0);
+	CacheRegisterRelcacheCallback(mark_writer_cache_stale_for_relation, (Datum) 0);
 }
 
 /*
@@ -300,10 +335,80 @@ typedef struct Writers
 	Oid			relid;			/* InvalidOid: the shape has no writer yet */
 	Oid			keyed;			/* the keyed statement's writer, if made */
 	Oid			insert;			/* the insert's writer, if made */
+	FmgrInfo   *keyed_call;		/* their call information, if cached */
+	FmgrInfo   *insert_call;
 } Writers;
 
+/* An entry of writer_cache. */
+typedef struct CachedWriters
+{
+	uint32		hash;			/* the key: hash_bytes of shape */
+	char	   *shape;			/* see describe_shape */
+	Writers		writers;
+	FmgrInfo	keyed_call;
+	FmgrInfo	insert_call;
+} CachedWriters;
+
+/*
+ * Everything a shape's writers depend on, as one string: names, key column, statements and
+ * payload keys, each prefixed by its length (so no two shapes read alike).
+ */
+static char *
+describe_shape(WriteRequest *req)
+{
+	StringInfoData shape;
+	Datum	   *columns;
+	bool	   *nulls;
+	int			count;
+	const char *parts[5] = {req->schema, req->table, req->pk, req->keyed ? req->keyed : "", req->inserts ? "insert" : ""};
+
+	initStringInfo(&shape);
+	for (int i = 0; i < lengthof(parts); i++)
+		appendStringInfo(&shape, "%zu:%s", strlen(parts[i]), parts[i]);
+	deconstruct_array(req->columns, TEXTOID, -1, false, TYPALIGN_INT, &columns, &nulls, &count);
+	for (int i = 0; i < count; i++)
+	{
+		text	   *column = DatumGetTextPP(columns[i]);
+
+		appendStringInfo(&shape, "%zu:", (size_t) VARSIZE_ANY_EXHDR(column));
+		appendBinaryStringInfo(&shape, VARDATA_ANY(column), VARSIZE_ANY_EXHDR(column));
+	}
+	return shape.data;
+}
+
+/* writer_cache, emptied if stale; NULL inside a nested call, which must not empty it. */
+static HTAB *
+usable_writer_cache(void)
+{
+	HASHCTL		ctl;
+
+	if (operation_depth > 1)
+		return NULL;
+	if (writer_cache != NULL && !writer_cache_stale)
+		return writer_cache;
+	if (writer_cache_context == NULL)
+		writer_cache_context = AllocSetContextCreate(TopMemoryContext, "c77_secure_db writers", ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(writer_cache_context);
+	ctl.keysize = sizeof(uint32);
+	ctl.entrysize = sizeof(CachedWriters);
+	ctl.hcxt = writer_cache_context;
+	writer_cache = hash_create("c77_secure_db writers", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	writer_cache_stale = false;
+	return writer_cache;
+}
+
+/* Fails unless the current user (the owner) may execute the writer. */
 static void
-find_writers(const char *schema, WriteRequest *req, Writers *writers)
+check_writer(Oid writer)
+{
+	/* A writer is a SECURITY DEFINER function of the owner, EXECUTE revoked from everyone else. */
+	if (pg_proc_aclcheck(writer, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		elog(ERROR, "c77_secure_db: writer %u may not be called", writer);
+}
+
+static void
+query_writers(const char *schema, WriteRequest *req, Writers *writers)
 {
 	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID};
 	Datum		args[6];
@@ -334,6 +439,58 @@ find_writers(const char *schema, WriteRequest *req, Writers *writers)
 	writers->keyed = null ? InvalidOid : DatumGetObjectId(value);
 	value = heap_getattr(row, 3, desc, &null);
 	writers->insert = null ? InvalidOid : DatumGetObjectId(value);
+	writers->keyed_call = writers->insert_call = NULL;
+}
+
+/*
+ * The writers of the request's shape, if it was checked before under these names: from the
+ * cache, or from c77_secure_db_writers (then cached once every writer the shape needs exists).
+ */
+static void
+find_writers(const char *schema, WriteRequest *req, Writers *writers)
+{
+	HTAB	   *cache = usable_writer_cache();
+	char	   *shape;
+	uint32		hash;
+	CachedWriters *cached;
+	bool		found;
+
+	if (cache == NULL)
+	{
+		query_writers(schema, req, writers);
+		return;
+	}
+	shape = describe_shape(req);
+	hash = hash_bytes((const unsigned char *) shape, strlen(shape));
+	cached = hash_search(cache, &hash, HASH_FIND, &found);
+	if (found && strcmp(cached->shape, shape) == 0)
+	{
+		*writers = cached->writers;
+		return;
+	}
+	query_writers(schema, req, writers);
+	if (!OidIsValid(writers->relid)
+		|| (req->keyed != NULL && req->key != NULL && !OidIsValid(writers->keyed))
+		|| (req->inserts && !OidIsValid(writers->insert)))
+		return;
+
+	cached = hash_search(cache, &hash, HASH_ENTER, &found);
+	cached->shape = MemoryContextStrdup(writer_cache_context, shape);
+	cached->writers = *writers;
+	cached->writers.keyed_call = cached->writers.insert_call = NULL;
+	if (OidIsValid(writers->keyed))
+	{
+		check_writer(writers->keyed);
+		fmgr_info_cxt(writers->keyed, &cached->keyed_call, writer_cache_context);
+		cached->writers.keyed_call = &cached->keyed_call;
+	}
+	if (OidIsValid(writers->insert))
+	{
+		check_writer(writers->insert);
+		fmgr_info_cxt(writers->insert, &cached->insert_call, writer_cache_context);
+		cached->writers.insert_call = &cached->insert_call;
+	}
+	*writers = cached->writers;
 }
 
 /*
@@ -368,19 +525,24 @@ check_shape(const char *schema, WriteRequest *req, Oid *relid, bool *has_deleted
 	return NULL;
 }
 
-/* Calls a writer function with data; returns the row it wrote as jsonb (NULL: none). */
+/*
+ * Calls a writer function with data (flinfo: its cached call information, or NULL); returns
+ * the row it wrote as jsonb (NULL: none).
+ */
 static Datum
-call_writer(Oid writer, Jsonb *data, bool *isnull)
+call_writer(Oid writer, FmgrInfo *flinfo, Jsonb *data, bool *isnull)
 {
-	FmgrInfo	flinfo;
+	FmgrInfo	local;
 	LOCAL_FCINFO(call, 1);
 	Datum		result;
 
-	/* A writer is a SECURITY DEFINER function of the owner, EXECUTE revoked from everyone else. */
-	if (pg_proc_aclcheck(writer, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
-		elog(ERROR, "c77_secure_db: writer %u may not be called", writer);
-	fmgr_info(writer, &flinfo);
-	InitFunctionCallInfoData(*call, &flinfo, 1, InvalidOid, NULL, NULL);
+	if (flinfo == NULL)
+	{
+		check_writer(writer);
+		fmgr_info(writer, &local);
+		flinfo = &local;
+	}
+	InitFunctionCallInfoData(*call, flinfo, 1, InvalidOid, NULL, NULL);
 	call->args[0].value = JsonbPGetDatum(data);
 	call->args[0].isnull = false;
 	result = FunctionCallInvoke(call);
@@ -395,7 +557,8 @@ call_writer(Oid writer, Jsonb *data, bool *isnull)
  * hands back its call, or the statement itself if it cannot, to run through SPI.
  */
 static Datum
-write_statement(const char *schema, WriteRequest *req, Oid relid, const char *kind, Oid writer, bool *isnull)
+write_statement(const char *schema, WriteRequest *req, Oid relid, const char *kind, Oid writer, FmgrInfo *call,
+				bool *isnull)
 {
 	SPIPlanPtr	statement = NULL;
 	Datum		result;
@@ -432,7 +595,7 @@ write_statement(const char *schema, WriteRequest *req, Oid relid, const char *ki
 		SPI_freeplan(statement);
 	}
 	else
-		result = call_writer(writer, req->data, isnull);
+		result = call_writer(writer, call, req->data, isnull);
 	withdraw_grant();
 	return result;
 }
@@ -456,13 +619,13 @@ perform(const char *schema, WriteRequest *req, Writers *writers, bool *row_null,
 	{
 		if (req->keyed != NULL && req->key != NULL)
 		{
-			row = write_statement(schema, req, writers->relid, req->keyed, writers->keyed, row_null);
+			row = write_statement(schema, req, writers->relid, req->keyed, writers->keyed, writers->keyed_call, row_null);
 			if (*row_null && strcmp(req->operation, "upsert") != 0)
 				*error = psprintf("Record with %s = %s not found in %s.%s",
 								  req->pk, req->record_id ? req->record_id : "<NULL>", req->schema, req->table);
 		}
 		if (*error == NULL && req->inserts && *row_null)
-			row = write_statement(schema, req, writers->relid, "insert", writers->insert, row_null);
+			row = write_statement(schema, req, writers->relid, "insert", writers->insert, writers->insert_call, row_null);
 		MemoryContextSwitchTo(caller);
 		if (!*row_null)
 			row = datumCopy(row, false, -1);
@@ -516,20 +679,28 @@ static const char finish_sql[] =
 "       END\n"
 "FROM op";
 
+/* Whether argument n was passed and is not NULL. */
+static bool
+given(FunctionCallInfo fcinfo, int n)
+{
+	return PG_NARGS() > n && !PG_ARGISNULL(n);
+}
+
 /*
- * c77_secure_db_operation(data jsonb, check_rbac boolean, required_feature text,
- *                         scope_type text, scope_id text) returns jsonb
+ * c77_secure_db_operation(data jsonb [, check_rbac boolean, required_feature text,
+ *                         scope_type text, scope_id text]) returns jsonb
  *
- * USAGE.md documents the requests, answers, errors and audit rows.
+ * USAGE.md documents the requests, answers, errors and audit rows. Without check_rbac, no
+ * RBAC check.
  */
 Datum
 c77_secure_db_operation(PG_FUNCTION_ARGS)
 {
 	TimestampTz started = GetCurrentTimestamp();
 	char	   *schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
-	bool		check_rbac = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+	bool		check_rbac = given(fcinfo, 1) && PG_GETARG_BOOL(1);
 	WriteRequest req;
-	Writers		writers = {InvalidOid, InvalidOid, InvalidOid};
+	Writers		writers = {InvalidOid, InvalidOid, InvalidOid, NULL, NULL};
 	char	   *error;
 	Datum		denial = (Datum) 0;
 	bool		denial_null = true;
@@ -539,12 +710,16 @@ c77_secure_db_operation(PG_FUNCTION_ARGS)
 	Datum		answer;
 	bool		answer_null;
 
+	/* Catalog changes committed by others since this transaction last looked (a writer
+	 * dropped with its table's description) reach writer_cache first. */
+	AcceptInvalidationMessages();
+	operation_depth++;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "c77_secure_db: SPI_connect failed");
 
 	/* The request, and the writers of its shape; without them, the checks of a new shape. */
-	error = parse_request(PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0),
-						  PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)), &req);
+	error = parse_request(given(fcinfo, 0) ? PG_GETARG_JSONB_P(0) : NULL,
+						  given(fcinfo, 2) ? text_to_cstring(PG_GETARG_TEXT_PP(2)) : NULL, &req);
 	if (error == NULL)
 	{
 		bool		has_deleted_at = true;
@@ -573,10 +748,10 @@ c77_secure_db_operation(PG_FUNCTION_ARGS)
 		Datum		value;
 
 		args[0] = text_arg(req.feature, &nulls[0]);
-		args[1] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
-		nulls[1] = PG_ARGISNULL(3) ? 'n' : ' ';
-		args[2] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
-		nulls[2] = PG_ARGISNULL(4) ? 'n' : ' ';
+		args[1] = given(fcinfo, 3) ? PG_GETARG_DATUM(3) : (Datum) 0;
+		nulls[1] = given(fcinfo, 3) ? ' ' : 'n';
+		args[2] = given(fcinfo, 4) ? PG_GETARG_DATUM(4) : (Datum) 0;
+		nulls[2] = given(fcinfo, 4) ? ' ' : 'n';
 		verdict = run_for_row(session_plan(&rbac_plan, schema,
 										   "SELECT denial, user_id, denial ->> 'error' FROM %1$s.c77_secure_db_rbac_denial(true, $1, $2, $3)",
 										   3, argtypes),
@@ -620,5 +795,6 @@ c77_secure_db_operation(PG_FUNCTION_ARGS)
 
 	answer = SPI_datumTransfer(answer, false, -1);
 	SPI_finish();
+	operation_depth--;
 	PG_RETURN_DATUM(answer);
 }
