@@ -48,6 +48,7 @@
 #include "utils/formatting.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -55,6 +56,7 @@
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 
 PG_FUNCTION_INFO_V1(c77_secure_db_operation);
 PG_FUNCTION_INFO_V1(c77_secure_db_take_grant);
@@ -263,7 +265,7 @@ static SPIPlanPtr writers_plan;
 static SPIPlanPtr shape_plan;
 static SPIPlanPtr writer_for_plan;
 static SPIPlanPtr rbac_plan;
-static SPIPlanPtr finish_plan;
+static SPIPlanPtr audit_plan;
 
 /*
  * A generic plan of sql (%1$s standing for the extension's schema), kept for the session.
@@ -651,33 +653,92 @@ perform(const char *schema, WriteRequest *req, Writers *writers, bool *row_null,
 	return row;
 }
 
-/*
- * The audit row and the answer. $1 started, $2 schema, $3 table, $4 operation, $5 primary
- * key column, $6 record id from the request, $7 the written row, $8 error, $9 check_rbac,
- * $10 RBAC user, $11 feature, $12 RBAC denial. The audit row's record id is the written
- * row's key (the request's if none was written or the operation failed).
- */
-static const char finish_sql[] =
-"WITH op AS (SELECT gen_random_uuid() AS id, $8::text IS NULL AS success,\n"
-"                   CASE WHEN $8::text IS NULL THEN coalesce($7 ->> $5, $6) ELSE $6 END AS record_id),\n"
-"     audit AS (INSERT INTO %1$s.c77_secure_db_operation_audit\n"
-"                   (operation_id, schema_name, table_name, operation_type, record_id, content_hash, success,\n"
-"                    error_message, execution_time_ms, rbac_user_id, required_feature)\n"
-"               SELECT op.id, $2, $3, coalesce($4, 'invalid'), op.record_id, $7 ->> 'content_hash', op.success, $8,\n"
-"                      ceil(extract(epoch FROM clock_timestamp() - $1) * 1000)::integer, $10,\n"
-"                      CASE WHEN $9 THEN $11 END\n"
-"               FROM op)\n"
-"SELECT CASE WHEN $12 IS NOT NULL THEN $12 || jsonb_build_object('operation_id', op.id)\n"
-"            WHEN NOT op.success THEN jsonb_build_object('success', false, 'error', $8, 'operation', $4,\n"
-"                     'schema_name', $2, 'table_name', $3, 'operation_id', op.id, 'timestamp', now())\n"
-"            ELSE jsonb_build_object('success', true, 'operation', $4, 'schema_name', $2, 'table_name', $3,\n"
-"                     'rows_affected', CASE WHEN $7 IS NULL THEN 0 ELSE 1 END, 'content_hash', $7 ->> 'content_hash',\n"
-"                     'execution_time_ms', round(extract(epoch FROM clock_timestamp() - $1) * 1000, 3),\n"
-"                     'operation_id', op.id, 'rbac_check_performed', $9, 'timestamp', now())\n"
-"                 || CASE WHEN $4 <> 'delete' THEN jsonb_build_object('data', $7) ELSE '{}' END\n"
-"                 || CASE WHEN $9 THEN jsonb_build_object('rbac_user_id', $10, 'required_feature', $11) ELSE '{}' END\n"
-"       END\n"
-"FROM op";
+/* Writes the audit row of a call (the values in order of audit_columns). */
+static void
+write_audit(const char *schema, Datum *values, const char *nulls)
+{
+	static const Oid argtypes[11] = {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, INT4OID,
+	TEXTOID, TEXTOID};
+	int			rc = SPI_execute_plan(session_plan(&audit_plan, schema,
+												   "INSERT INTO %1$s.c77_secure_db_operation_audit\n"
+												   "    (operation_id, schema_name, table_name, operation_type, record_id, content_hash,\n"
+												   "     success, error_message, execution_time_ms, rbac_user_id, required_feature)\n"
+												   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+												   11, (Oid *) argtypes),
+									  values, nulls, false, 0);
+
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "c77_secure_db: could not write the audit row: %s", SPI_result_code_string(rc));
+}
+
+/* Members of the answer, a JSON object under construction. */
+static void
+put_key(JsonbParseState **answer, const char *key)
+{
+	JsonbValue	value;
+
+	value.type = jbvString;
+	value.val.string.val = (char *) key;
+	value.val.string.len = strlen(key);
+	pushJsonbValue(answer, WJB_KEY, &value);
+}
+
+static void
+put_text(JsonbParseState **answer, const char *key, const char *text)
+{
+	JsonbValue	value;
+
+	put_key(answer, key);
+	value.type = text == NULL ? jbvNull : jbvString;
+	value.val.string.val = (char *) text;
+	value.val.string.len = text == NULL ? 0 : strlen(text);
+	pushJsonbValue(answer, WJB_VALUE, &value);
+}
+
+static void
+put_bool(JsonbParseState **answer, const char *key, bool boolean)
+{
+	JsonbValue	value;
+
+	put_key(answer, key);
+	value.type = jbvBool;
+	value.val.boolean = boolean;
+	pushJsonbValue(answer, WJB_VALUE, &value);
+}
+
+static void
+put_numeric(JsonbParseState **answer, const char *key, Numeric number)
+{
+	JsonbValue	value;
+
+	put_key(answer, key);
+	value.type = jbvNumeric;
+	value.val.numeric = number;
+	pushJsonbValue(answer, WJB_VALUE, &value);
+}
+
+static void
+put_jsonb(JsonbParseState **answer, const char *key, Jsonb *json)
+{
+	JsonbValue	value;
+
+	put_key(answer, key);
+	if (json == NULL)
+		value.type = jbvNull;
+	else
+	{
+		value.type = jbvBinary;
+		value.val.binary.data = &json->root;
+		value.val.binary.len = VARSIZE(json) - VARHDRSZ;
+	}
+	pushJsonbValue(answer, WJB_VALUE, &value);
+}
+
+static Jsonb *
+finish_answer(JsonbParseState **answer)
+{
+	return JsonbValueToJsonb(pushJsonbValue(answer, WJB_END_OBJECT, NULL));
+}
 
 /* Whether argument n was passed and is not NULL. */
 static bool
@@ -708,7 +769,6 @@ c77_secure_db_operation(PG_FUNCTION_ARGS)
 	Datum		row = (Datum) 0;
 	bool		row_null = true;
 	Datum		answer;
-	bool		answer_null;
 
 	/* Catalog changes committed by others since this transaction last looked (a writer
 	 * dropped with its table's description) reach writer_cache first. */
@@ -769,28 +829,69 @@ c77_secure_db_operation(PG_FUNCTION_ARGS)
 
 	/* Audit it, successful or not, and answer. */
 	{
-		Oid			argtypes[12] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID,
-		BOOLOID, TEXTOID, TEXTOID, JSONBOID};
-		Datum		args[12];
-		char		nulls[12];
+		Datum		operation_id = DirectFunctionCall1(gen_random_uuid, (Datum) 0);
+		char	   *operation_id_text = DatumGetCString(DirectFunctionCall1(uuid_out, operation_id));
+		Jsonb	   *written = row_null ? NULL : DatumGetJsonbP(row);
+		char	   *record_id = req.record_id;
+		char	   *content_hash = written ? value_text(field(written, "content_hash")) : NULL;
+		int64		elapsed = GetCurrentTimestamp() - started;	/* microseconds */
+		Datum		values[11];
+		char		nulls[11];
+		JsonbParseState *state = NULL;
 
-		args[0] = TimestampTzGetDatum(started);
+		if (error == NULL && written != NULL && field(written, req.pk) != NULL)
+			record_id = value_text(field(written, req.pk));
+		values[0] = operation_id;
 		nulls[0] = ' ';
-		args[1] = text_arg(req.schema, &nulls[1]);
-		args[2] = text_arg(req.table, &nulls[2]);
-		args[3] = text_arg(req.operation, &nulls[3]);
-		args[4] = text_arg(req.pk, &nulls[4]);
-		args[5] = text_arg(req.record_id, &nulls[5]);
-		args[6] = row;
-		nulls[6] = row_null ? 'n' : ' ';
-		args[7] = text_arg(error, &nulls[7]);
-		args[8] = BoolGetDatum(check_rbac);
+		values[1] = text_arg(req.schema, &nulls[1]);
+		values[2] = text_arg(req.table, &nulls[2]);
+		values[3] = text_arg(req.operation ? req.operation : "invalid", &nulls[3]);
+		values[4] = text_arg(record_id, &nulls[4]);
+		values[5] = text_arg(content_hash, &nulls[5]);
+		values[6] = BoolGetDatum(error == NULL);
+		nulls[6] = ' ';
+		values[7] = text_arg(error, &nulls[7]);
+		values[8] = Int32GetDatum((int32) ((elapsed + 999) / 1000));
 		nulls[8] = ' ';
-		args[9] = text_arg(rbac_user, &nulls[9]);
-		args[10] = text_arg(req.feature, &nulls[10]);
-		args[11] = denial;
-		nulls[11] = denial_null ? 'n' : ' ';
-		answer = run_for_value(session_plan(&finish_plan, schema, finish_sql, 12, argtypes), args, nulls, &answer_null);
+		values[9] = text_arg(rbac_user, &nulls[9]);
+		values[10] = text_arg(check_rbac ? req.feature : NULL, &nulls[10]);
+		write_audit(schema, values, nulls);
+
+		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+		put_text(&state, "operation_id", operation_id_text);
+		if (!denial_null)
+			answer = DirectFunctionCall2(jsonb_concat, denial, JsonbPGetDatum(finish_answer(&state)));
+		else
+		{
+			char	   *now = JsonEncodeDateTime(NULL, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+												 TIMESTAMPTZOID, NULL);
+
+			put_bool(&state, "success", error == NULL);
+			put_text(&state, "operation", req.operation);
+			put_text(&state, "schema_name", req.schema);
+			put_text(&state, "table_name", req.table);
+			put_text(&state, "timestamp", now);
+			if (error != NULL)
+				put_text(&state, "error", error);
+			else
+			{
+				put_numeric(&state, "rows_affected", int64_to_numeric(written == NULL ? 0 : 1));
+				put_text(&state, "content_hash", content_hash);
+				put_numeric(&state, "execution_time_ms",
+							DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																CStringGetDatum(psprintf(INT64_FORMAT ".%03d", elapsed / 1000, (int) (elapsed % 1000))),
+																ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))));
+				put_bool(&state, "rbac_check_performed", check_rbac);
+				if (strcmp(req.operation, "delete") != 0)
+					put_jsonb(&state, "data", written);
+				if (check_rbac)
+				{
+					put_text(&state, "rbac_user_id", rbac_user);
+					put_text(&state, "required_feature", req.feature);
+				}
+			}
+			answer = JsonbPGetDatum(finish_answer(&state));
+		}
 	}
 
 	answer = SPI_datumTransfer(answer, false, -1);
