@@ -96,13 +96,15 @@ mark_writer_cache_stale_for_relation(Datum arg, Oid relid)
 	writer_cache_stale = true;
 }
 
-/* A grant never outlives its transaction, whatever ended it; nor a running call's count. */
+/*
+ * A grant never outlives its transaction, whatever ended it; nor does the count of running
+ * calls (a call that failed, its error caught by a subtransaction, did not count itself out).
+ */
 static void
 at_transaction_end(XactEvent event, void *arg)
 {
 	withdraw_grant();
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		operation_depth = 0;
+	operation_depth = 0;
 }
 
 void		_PG_init(void);
