@@ -423,20 +423,20 @@ BEGIN
             format('INSERT INTO %1$I.%2$I AS t (%3$s) SELECT %3$s FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) RETURNING to_jsonb(t.*)',
                    p_schema, p_table, (SELECT string_agg(format('%I', c), ', ') FROM unnest(p_columns) AS c))
         WHEN p_kind = 'update' THEN
-            format('UPDATE %1$I.%2$I AS t SET %3$s FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%4$I = v.%4$I RETURNING to_jsonb(t.*)',
+            format('UPDATE ONLY %1$I.%2$I AS t SET %3$s FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%4$I = v.%4$I RETURNING to_jsonb(t.*)',
                    p_schema, p_table,
                    coalesce((SELECT string_agg(format('%1$I = v.%1$I', c), ', ') FROM unnest(p_columns) AS c WHERE c <> p_pk),
                             format('%1$I = t.%1$I', p_pk)),
                    p_pk)
         WHEN p_kind = 'soft_delete' THEN
-            format('UPDATE %1$I.%2$I AS t SET deleted_at = now() FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%3$I = v.%3$I RETURNING to_jsonb(t.*)',
+            format('UPDATE ONLY %1$I.%2$I AS t SET deleted_at = now() FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%3$I = v.%3$I RETURNING to_jsonb(t.*)',
                    p_schema, p_table, p_pk)
         WHEN p_kind = 'delete' THEN
-            format('DELETE FROM %1$I.%2$I AS t USING jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%3$I = v.%3$I RETURNING to_jsonb(t.*)',
+            format('DELETE FROM ONLY %1$I.%2$I AS t USING jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%3$I = v.%3$I RETURNING to_jsonb(t.*)',
                    p_schema, p_table, p_pk)
     END;
     v_name := 'c77_secure_db_w_' || left(encode(sha256(convert_to(jsonb_build_array(
-                  p_relid, p_schema, p_table, p_kind, p_pk, p_columns)::text, 'UTF8')), 'hex'), 40);
+                  p_relid, p_schema, p_table, p_kind, p_pk, p_columns, v_statement)::text, 'UTF8')), 'hex'), 40);
     v_function := format('%I.%I(jsonb)', '@extschema@', v_name);
     IF NOT pg_try_advisory_xact_lock(hashtext('c77_secure_db_writer'), hashtext(v_name))
        OR (SELECT count(*) FROM @extschema@.c77_secure_db_writers WHERE relid = p_relid) >= 100 THEN
@@ -508,9 +508,10 @@ BEGIN
 END
 $$;
 
--- The operation granted for the next row of a table, which uses the grant up (NULL: none).
--- Only the extension's owner calls it, from the protection trigger.
-CREATE FUNCTION c77_secure_db_take_grant(p_relid oid) RETURNS text
+-- The operation granted for the next row of a table written by the statement (INSERT,
+-- UPDATE or DELETE: TG_OP), which uses the grant up (NULL: none). Only the extension's owner
+-- calls it, from the protection trigger.
+CREATE FUNCTION c77_secure_db_take_grant(p_relid oid, p_statement text) RETURNS text
 LANGUAGE C STRICT
 AS 'MODULE_PATHNAME', 'c77_secure_db_take_grant';
 
@@ -540,7 +541,7 @@ SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
 DECLARE
-    v_kind text := @extschema@.c77_secure_db_take_grant(TG_RELID);
+    v_kind text := @extschema@.c77_secure_db_take_grant(TG_RELID, TG_OP);
     v_setting text;
     v_token uuid;
     v_meta @extschema@.c77_secure_db_table_meta;
@@ -606,7 +607,7 @@ $$;
 
 REVOKE ALL ON FUNCTION
     c77_secure_db_check_write_shape(text, text, text, text[]),
-    c77_secure_db_take_grant(oid)
+    c77_secure_db_take_grant(oid, text)
 FROM PUBLIC;
 
 -- ddl_command_end as in 2.0, except that CREATE INDEX and ALTER INDEX on a secure table now

@@ -278,17 +278,38 @@ BEGIN
     CROSS JOIN LATERAL (SELECT a.attgenerated = '' AND NOT (a.attname::text = ANY (v_excluded)) AS hashed) AS h
     WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped;
 
-    SELECT string_agg(DISTINCT p.oid::regprocedure::text, ', ') INTO v_meta.unsafe_functions
+    -- The types of the columns, and those they are made of (domains' base types, arrays'
+    -- elements, composite types' attributes): a domain's CHECK constraints run on every write.
+    WITH RECURSIVE used(typ) AS (
+        SELECT atttypid FROM pg_attribute WHERE attrelid = p_relid AND attnum > 0 AND NOT attisdropped
+        UNION
+        SELECT part.typ
+        FROM used JOIN pg_type t ON t.oid = used.typ
+        CROSS JOIN LATERAL (SELECT t.typbasetype WHERE t.typtype = 'd'
+                            UNION ALL SELECT t.typelem WHERE t.typelem <> 0
+                            UNION ALL SELECT a.atttypid FROM pg_attribute a
+                                      WHERE t.typrelid <> 0 AND a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) AS part(typ)
+    )
+    SELECT string_agg(DISTINCT unsafe, ', ') INTO v_meta.unsafe_functions
+    FROM (
+    -- A domain a non-superuser owns: its owner can add a constraint calling any function.
+    SELECT format('domain %s', t.oid::regtype) AS unsafe
+    FROM used JOIN pg_type t ON t.oid = used.typ JOIN pg_roles o ON o.oid = t.typowner
+    WHERE t.typtype = 'd' AND NOT o.rolsuper
+    UNION ALL
+    SELECT p.oid::regprocedure::text
     FROM pg_depend d
     JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
     JOIN pg_roles o ON o.oid = p.proowner
     WHERE NOT o.rolsuper AND NOT p.prosecdef AND (
            (d.classid = 'pg_attrdef'::regclass AND d.objid IN (SELECT oid FROM pg_attrdef WHERE adrelid = p_relid))
+        OR (d.classid = 'pg_constraint'::regclass AND d.objid IN (SELECT oid FROM pg_constraint WHERE contypid IN (SELECT typ FROM used)))
         OR (d.classid = 'pg_constraint'::regclass AND d.objid IN (SELECT oid FROM pg_constraint WHERE conrelid = p_relid))
         OR (d.classid = 'pg_class'::regclass AND d.objid IN (SELECT indexrelid FROM pg_index WHERE indrelid = p_relid))
         OR (d.classid = 'pg_trigger'::regclass AND d.objid IN (SELECT oid FROM pg_trigger WHERE tgrelid = p_relid))
         OR (d.classid = 'pg_policy'::regclass AND d.objid IN (SELECT oid FROM pg_policy WHERE polrelid = p_relid))
-        OR (d.classid = 'pg_rewrite'::regclass AND d.objid IN (SELECT oid FROM pg_rewrite WHERE ev_class = p_relid)));
+        OR (d.classid = 'pg_rewrite'::regclass AND d.objid IN (SELECT oid FROM pg_rewrite WHERE ev_class = p_relid)))
+    ) AS found;
 
     INSERT INTO @extschema@.c77_secure_db_table_meta VALUES (v_meta.*)
     ON CONFLICT (relid) DO UPDATE SET
@@ -648,7 +669,7 @@ BEGIN
     v_meta := @extschema@.c77_secure_db_table_meta_for(p_relid);
     IF v_meta.has_content_hash THEN
         v_token := @extschema@.c77_secure_db_authorize('rehash', p_relid);
-        EXECUTE format('UPDATE %I.%I SET content_hash = NULL%s', v_meta.schema_name, v_meta.table_name,
+        EXECUTE format('UPDATE ONLY %I.%I SET content_hash = NULL%s', v_meta.schema_name, v_meta.table_name,
                        CASE WHEN p_only_unhashed THEN ' WHERE content_hash IS NULL' ELSE '' END);
         GET DIAGNOSTICS v_count = ROW_COUNT;
         PERFORM @extschema@.c77_secure_db_deauthorize(v_token);
@@ -1022,7 +1043,7 @@ BEGIN
     BEGIN
         IF v_operation IN ('update', 'upsert') AND v_data ? v_pk THEN
             v_token := @extschema@.c77_secure_db_authorize(v_operation, v_relid);
-            EXECUTE format('UPDATE %1$I.%2$I AS t SET %3$s FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v
+            EXECUTE format('UPDATE ONLY %1$I.%2$I AS t SET %3$s FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v
                             WHERE t.%4$I = v.%4$I RETURNING to_jsonb(t.*)',
                            v_schema, v_table,
                            coalesce((SELECT string_agg(format('%1$I = v.%1$I', c), ', ') FROM unnest(v_columns) AS c WHERE c <> v_pk),
@@ -1050,14 +1071,14 @@ BEGIN
             v_done := @extschema@.c77_secure_db_deauthorize(v_token, v_rows > 0);
         ELSIF v_operation = 'soft_delete' THEN
             v_token := @extschema@.c77_secure_db_authorize(v_operation, v_relid);
-            EXECUTE format('UPDATE %1$I.%2$I AS t SET deleted_at = now() FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v
+            EXECUTE format('UPDATE ONLY %1$I.%2$I AS t SET deleted_at = now() FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v
                             WHERE t.%3$I = v.%3$I RETURNING to_jsonb(t.*)', v_schema, v_table, v_pk)
             INTO v_row USING v_data;
             GET DIAGNOSTICS v_rows = ROW_COUNT;
             v_done := @extschema@.c77_secure_db_deauthorize(v_token, v_rows > 0);
         ELSIF v_operation = 'delete' THEN
             v_token := @extschema@.c77_secure_db_authorize(v_operation, v_relid);
-            EXECUTE format('DELETE FROM %1$I.%2$I AS t USING jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v
+            EXECUTE format('DELETE FROM ONLY %1$I.%2$I AS t USING jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v
                             WHERE t.%3$I = v.%3$I RETURNING to_jsonb(t.*)', v_schema, v_table, v_pk)
             INTO v_row USING v_data;
             GET DIAGNOSTICS v_rows = ROW_COUNT;
@@ -1360,7 +1381,7 @@ BEGIN
     v_token := @extschema@.c77_secure_db_authorize('fix_hash', v_relid);
     -- Only the row as it was verified: if its stored hash changed since, nobody has seen
     -- that change yet, and it is left for the next verification to report.
-    EXECUTE format('UPDATE %1$I.%2$I AS t SET content_hash = NULL
+    EXECUTE format('UPDATE ONLY %1$I.%2$I AS t SET content_hash = NULL
                     WHERE t.%3$I = $1::%4$s AND t.content_hash IS NOT DISTINCT FROM $2 RETURNING t.content_hash',
                    v_meta.schema_name, v_meta.table_name, v_meta.pk_column, v_meta.pk_type)
     INTO v_hash USING p_key, p_previous_hash;

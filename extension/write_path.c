@@ -61,8 +61,12 @@
 PG_FUNCTION_INFO_V1(c77_secure_db_operation);
 PG_FUNCTION_INFO_V1(c77_secure_db_take_grant);
 
-/* The grant in force: the table it allows one row of, and the operation; none if InvalidOid. */
+/*
+ * The grant in force: the table it allows one row of, the statement that may write it
+ * (INSERT, UPDATE or DELETE), and the operation; none if grant_relid is InvalidOid.
+ */
 static Oid	grant_relid = InvalidOid;
+static const char *grant_statement;
 static char grant_operation[NAMEDATALEN];
 
 static void
@@ -119,16 +123,18 @@ _PG_init(void)
 }
 
 /*
- * c77_secure_db_take_grant(relid oid) returns text
+ * c77_secure_db_take_grant(relid oid, statement text) returns text
  *
- * The operation granted for one row of relid, which uses the grant up; NULL if there is none.
+ * The operation granted for one row of relid written by statement (TG_OP), which uses the
+ * grant up; NULL if there is none.
  */
 Datum
 c77_secure_db_take_grant(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
+	char	   *statement = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
-	if (!OidIsValid(grant_relid) || grant_relid != relid)
+	if (!OidIsValid(grant_relid) || grant_relid != relid || strcmp(grant_statement, statement) != 0)
 		PG_RETURN_NULL();
 	withdraw_grant();
 	PG_RETURN_TEXT_P(cstring_to_text(grant_operation));
@@ -458,6 +464,8 @@ find_writers(const char *schema, WriteRequest *req, Writers *writers)
 	uint32		hash;
 	CachedWriters *cached;
 	bool		found;
+	FmgrInfo	keyed_call;
+	FmgrInfo	insert_call;
 
 	if (cache == NULL)
 	{
@@ -478,22 +486,25 @@ find_writers(const char *schema, WriteRequest *req, Writers *writers)
 		|| (req->inserts && !OidIsValid(writers->insert)))
 		return;
 
-	cached = hash_search(cache, &hash, HASH_ENTER, &found);
-	cached->shape = MemoryContextStrdup(writer_cache_context, shape);
-	cached->writers = *writers;
-	cached->writers.keyed_call = cached->writers.insert_call = NULL;
+	/* Everything that can fail comes before the entry is made, so no entry is half made. */
 	if (OidIsValid(writers->keyed))
 	{
 		check_writer(writers->keyed);
-		fmgr_info_cxt(writers->keyed, &cached->keyed_call, writer_cache_context);
-		cached->writers.keyed_call = &cached->keyed_call;
+		fmgr_info_cxt(writers->keyed, &keyed_call, writer_cache_context);
 	}
 	if (OidIsValid(writers->insert))
 	{
 		check_writer(writers->insert);
-		fmgr_info_cxt(writers->insert, &cached->insert_call, writer_cache_context);
-		cached->writers.insert_call = &cached->insert_call;
+		fmgr_info_cxt(writers->insert, &insert_call, writer_cache_context);
 	}
+	shape = MemoryContextStrdup(writer_cache_context, shape);
+	cached = hash_search(cache, &hash, HASH_ENTER, &found);
+	cached->shape = shape;
+	cached->writers = *writers;
+	cached->keyed_call = keyed_call;
+	cached->insert_call = insert_call;
+	cached->writers.keyed_call = OidIsValid(writers->keyed) ? &cached->keyed_call : NULL;
+	cached->writers.insert_call = OidIsValid(writers->insert) ? &cached->insert_call : NULL;
 	*writers = cached->writers;
 }
 
@@ -584,12 +595,15 @@ write_statement(const char *schema, WriteRequest *req, Oid relid, const char *ki
 		sql = run_for_value(session_plan(&writer_for_plan, schema,
 										 "SELECT %1$s.c77_secure_db_writer_for($1, $2, $3, $4, $5, $6)", 6, argtypes),
 							args, NULL, &null);
+		if (null)
+			elog(ERROR, "c77_secure_db: no statement for a write of %s.%s", req->schema, req->table);
 		statement = SPI_prepare(TextDatumGetCString(sql), 1, &jsonb_type);
 		if (statement == NULL)
 			elog(ERROR, "c77_secure_db: could not prepare a write: %s", SPI_result_code_string(SPI_result));
 	}
 
 	strlcpy(grant_operation, req->operation, sizeof(grant_operation));
+	grant_statement = strcmp(kind, "insert") == 0 ? "INSERT" : strcmp(kind, "delete") == 0 ? "DELETE" : "UPDATE";
 	grant_relid = relid;
 	if (statement != NULL)
 	{
@@ -600,6 +614,16 @@ write_statement(const char *schema, WriteRequest *req, Oid relid, const char *ki
 	}
 	else
 		result = call_writer(writer, call, req->data, isnull);
+
+	/*
+	 * The grant must have been taken by the row the statement wrote, and only then: taken
+	 * with no row written, another write used it (code the statement ran, such as a domain
+	 * check); not taken with a row written, the row bypassed the trigger. Either fails, and
+	 * the subtransaction is rolled back.
+	 */
+	if (*isnull != OidIsValid(grant_relid))
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("a write of %s.%s did not pass the protection trigger exactly once", req->schema, req->table)));
 	withdraw_grant();
 	return result;
 }
@@ -625,10 +649,11 @@ perform(const char *schema, WriteRequest *req, Writers *writers, bool *row_null,
 		{
 			row = write_statement(schema, req, writers->relid, req->keyed, writers->keyed, writers->keyed_call, row_null);
 			if (*row_null && strcmp(req->operation, "upsert") != 0)
-				*error = psprintf("Record with %s = %s not found in %s.%s",
-								  req->pk, req->record_id ? req->record_id : "<NULL>", req->schema, req->table);
+				ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
+								errmsg("Record with %s = %s not found in %s.%s",
+									   req->pk, req->record_id ? req->record_id : "<NULL>", req->schema, req->table)));
 		}
-		if (*error == NULL && req->inserts && *row_null)
+		if (req->inserts && *row_null)
 			row = write_statement(schema, req, writers->relid, "insert", writers->insert, writers->insert_call, row_null);
 		MemoryContextSwitchTo(caller);
 		if (!*row_null)
@@ -648,6 +673,9 @@ perform(const char *schema, WriteRequest *req, Writers *writers, bool *row_null,
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(caller);
 		CurrentResourceOwner = owner;
+		/* A cancel or timeout ends the call, as it would a PL/pgSQL exception block. */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
 		*error = edata->message;
 		*row_null = true;
 	}
@@ -836,7 +864,7 @@ c77_secure_db_operation(PG_FUNCTION_ARGS)
 		Jsonb	   *written = row_null ? NULL : DatumGetJsonbP(row);
 		char	   *record_id = req.record_id;
 		char	   *content_hash = written ? value_text(field(written, "content_hash")) : NULL;
-		int64		elapsed = GetCurrentTimestamp() - started;	/* microseconds */
+		int64		elapsed = Max(GetCurrentTimestamp() - started, 0); /* microseconds */
 		Datum		values[11];
 		char		nulls[11];
 		JsonbParseState *state = NULL;

@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(44);
+SELECT plan(49);
 
 CREATE ROLE app_owner LOGIN;
 CREATE ROLE app_user LOGIN IN ROLE c77_secure_db_user;
@@ -56,10 +56,10 @@ SELECT is((SELECT count(*)::int FROM bank.trap), 0, 'and nothing ran');
 -- The write path's grants: only the extension's owner takes one, and none outlives its
 -- statement, whether it wrote a row, failed, or found no row.
 SET LOCAL ROLE app_admin;
-SELECT throws_ok($$SELECT c77_secure_db_take_grant('bank.accounts'::regclass)$$, '42501', NULL,
+SELECT throws_ok($$SELECT c77_secure_db_take_grant('bank.accounts'::regclass, 'UPDATE')$$, '42501', NULL,
     'nobody but the owner may take a grant');
 RESET ROLE;
-SELECT is(c77_secure_db_take_grant('bank.accounts'::regclass), NULL, 'no grant is left after an operation');
+SELECT is(c77_secure_db_take_grant('bank.accounts'::regclass, 'UPDATE'), NULL, 'no grant is left after an operation');
 SELECT is(c77_secure_db_operation('{"schema_name":"bank","table_name":"accounts","operation":"update","data":{"id":999,"balance":1}}') ->> 'success',
     'false', 'an update of a missing row fails');
 SELECT throws_ok($$INSERT INTO bank.accounts (owner, balance) VALUES ('mallory', 1)$$, '42501', NULL,
@@ -74,6 +74,44 @@ FROM generate_series(1, 2);
 SELECT is(c77_secure_db_operation('{"schema_name":"bank","table_name":"accounts","operation":"update","primary_key":"owner","data":{"owner":"carol","balance":0}}') ->> 'success',
     'false', 'an update reaching two rows fails');
 SELECT is((SELECT count(*)::int FROM bank.accounts WHERE owner = 'carol' AND balance = 0), 0, 'and changes neither');
+
+-- An inheritance child of a secure table, with the owner's own trigger: a write through the
+-- path never reaches it (it would run the trigger with the owner's rights).
+CREATE SCHEMA own AUTHORIZATION app_owner;
+SET LOCAL ROLE app_owner;
+CREATE TABLE own.kid () INHERITS (bank.accounts);
+CREATE FUNCTION own.announce() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'kid trigger ran as %', current_user; END$$;
+CREATE TRIGGER announce BEFORE UPDATE OR DELETE ON own.kid FOR EACH ROW EXECUTE FUNCTION own.announce();
+INSERT INTO own.kid (id, owner, balance) VALUES (7007, 'kid', 1);
+RESET ROLE;
+SELECT is(c77_secure_db_operation('{"schema_name":"bank","table_name":"accounts","operation":"update","data":{"id":7007,"balance":2}}') ->> 'error',
+    'Record with id = 7007 not found in bank.accounts', 'an update through the path does not reach an inheritance child');
+SELECT is(c77_secure_db_operation('{"schema_name":"bank","table_name":"accounts","operation":"delete","data":{"id":7007}}') ->> 'success',
+    'false', 'nor does a delete');
+
+-- A column whose domain a non-superuser owns (its CHECK runs on every write, and its owner
+-- can change it at any time) makes the table unsafe.
+SET LOCAL ROLE app_owner;
+CREATE DOMAIN own.amount AS numeric CHECK (VALUE >= 0);
+RESET ROLE;
+CREATE TABLE bank.fees (id bigserial PRIMARY KEY, fee own.amount, content_hash text, hash_version integer DEFAULT 1);
+SELECT matches(c77_secure_db_operation('{"schema_name":"bank","table_name":"fees","operation":"insert","data":{"fee":1}}') ->> 'error',
+    'calls functions owned by a non-superuser \(domain own.amount\)', 'a domain owned by a non-superuser is refused');
+
+-- A grant taken by another write during the statement (here a SECURITY DEFINER check of the
+-- owner's, in a superuser's domain) fails the operation and undoes that write.
+SET LOCAL ROLE app_owner;
+CREATE TABLE own.loot (n int);
+CREATE FUNCTION own.steal(v int) RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER AS
+    $$BEGIN IF v = 666 THEN UPDATE bank.tips SET note = 'FORGED' WHERE id = 1; END IF; RETURN true; END$$;
+RESET ROLE;
+CREATE DOMAIN bank.checked AS int CHECK (own.steal(VALUE));
+CREATE TABLE bank.tips (id bigserial PRIMARY KEY, note text, n bank.checked, content_hash text, hash_version integer DEFAULT 1);
+ALTER TABLE bank.tips OWNER TO app_owner;
+SELECT c77_secure_db_operation('{"schema_name":"bank","table_name":"tips","operation":"insert","data":{"note":"real","n":1}}');
+SELECT is(c77_secure_db_operation('{"schema_name":"bank","table_name":"tips","operation":"update","data":{"id":999,"n":666}}') ->> 'success',
+    'false', 'an update whose grant another write took fails');
+SELECT is((SELECT note FROM bank.tips WHERE id = 1), 'real', 'and the other write is undone');
 
 -- Tokens that must not authorize anything.
 SELECT set_config('c77_secure_db.auth_token', gen_random_uuid()::text, true);
