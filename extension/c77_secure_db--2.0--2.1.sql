@@ -468,7 +468,7 @@ REVOKE ALL ON FUNCTION c77_secure_db_drop_writer(), c77_secure_db_writer_for(oid
 -- them directly under a *grant* instead of a token, and writes the audit row. A grant lives in
 -- the backend's memory and allows the next row of one table once: nothing to insert, update
 -- or clean up, and nothing anyone can read or forge. The functions below are its SQL side:
--- the checks of a new shape, and the protection trigger, which takes the grants.
+-- the checks of a new shape, and the protection trigger (in C too), which takes the grants.
 
 -- The checks of a shape not written before, against the registry and the table's description:
 -- the table (its oid, and whether it has deleted_at), or why it cannot be written.
@@ -508,13 +508,6 @@ BEGIN
 END
 $$;
 
--- The operation granted for the next row of a table written by the statement (INSERT,
--- UPDATE or DELETE: TG_OP), which uses the grant up (NULL: none). Only the extension's owner
--- calls it, from the protection trigger.
-CREATE FUNCTION c77_secure_db_take_grant(p_relid oid, p_statement text) RETURNS text
-LANGUAGE C STRICT
-AS 'MODULE_PATHNAME', 'c77_secure_db_take_grant';
-
 CREATE OR REPLACE FUNCTION c77_secure_db_operation(
     p_json_data jsonb, p_check_rbac boolean, p_required_feature text DEFAULT NULL,
     p_scope_type text DEFAULT NULL, p_scope_id text DEFAULT NULL
@@ -531,83 +524,57 @@ LANGUAGE C SECURITY DEFINER
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'c77_secure_db_operation';
 
--- The protection trigger as in 2.0, except that it first takes the grant of
--- c77_secure_db_operation() (a row it writes needs no token); tokens still authorize
--- administrative writes and re-hashing.
-CREATE OR REPLACE FUNCTION c77_secure_db_protect_row() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
+-- The operation a token authorizes for the next row of a table (NULL: none), which uses a
+-- one-row token up: the protection trigger's check when no grant is in force, as 2.0's
+-- trigger made it.
+CREATE FUNCTION c77_secure_db_token_kind(p_relid oid) RETURNS text
+LANGUAGE plpgsql
 SET search_path = pg_catalog, @extschema@, pg_temp
-SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
-SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
 DECLARE
-    v_kind text := @extschema@.c77_secure_db_take_grant(TG_RELID, TG_OP);
-    v_setting text;
+    v_setting text := nullif(current_setting('c77_secure_db.auth_token', true), '');
     v_token uuid;
-    v_meta @extschema@.c77_secure_db_table_meta;
+    v_kind text;
 BEGIN
-    IF v_kind IS NULL THEN
-        v_setting := nullif(current_setting('c77_secure_db.auth_token', true), '');
-        IF v_setting IS NOT NULL THEN
-            BEGIN
-                v_token := v_setting::uuid;
-            EXCEPTION WHEN invalid_text_representation THEN
-                v_token := NULL;
-            END;
-        END IF;
+    IF v_setting IS NULL THEN
+        RETURN NULL;
     END IF;
-    IF v_token IS NOT NULL THEN
-        UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true
-        WHERE token = v_token AND NOT used AND operation_type <> 'rehash' AND expires_at > clock_timestamp()
+    BEGIN
+        v_token := v_setting::uuid;
+    EXCEPTION WHEN invalid_text_representation THEN
+        RETURN NULL;
+    END;
+    UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true
+    WHERE token = v_token AND NOT used AND operation_type <> 'rehash' AND expires_at > clock_timestamp()
+      AND session_id = @extschema@.c77_secure_db_session_id()
+      AND (table_oid IS NULL OR table_oid = p_relid)
+    RETURNING operation_type INTO v_kind;
+    IF v_kind IS NULL THEN
+        -- A 'rehash' token is not consumed: it stays valid for the whole statement that
+        -- started after it, however many rows it re-hashes, and its path retires it.
+        SELECT operation_type INTO v_kind
+        FROM @extschema@.c77_secure_db_auth_tokens
+        WHERE token = v_token AND NOT used AND operation_type = 'rehash'
+          AND (expires_at > clock_timestamp() OR created_at >= statement_timestamp())
           AND session_id = @extschema@.c77_secure_db_session_id()
-          AND (table_oid IS NULL OR table_oid = TG_RELID)
-        RETURNING operation_type INTO v_kind;
-        IF v_kind IS NULL THEN
-            -- A 'rehash' token is not consumed: it stays valid for the whole statement that
-            -- started after it, however many rows it re-hashes, and its path retires it.
-            SELECT operation_type INTO v_kind
-            FROM @extschema@.c77_secure_db_auth_tokens
-            WHERE token = v_token AND NOT used AND operation_type = 'rehash'
-              AND (expires_at > clock_timestamp() OR created_at >= statement_timestamp())
-              AND session_id = @extschema@.c77_secure_db_session_id()
-              AND table_oid = TG_RELID;
-        END IF;
+          AND table_oid = p_relid;
     END IF;
-    IF v_kind IS NULL THEN
-        RAISE EXCEPTION 'Direct modifications not allowed on secure table %.%. Use c77_secure_db_operation() function.',
-            TG_TABLE_SCHEMA, TG_TABLE_NAME
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Writes to tables of a secure schema must go through c77_secure_db_operation().';
-    END IF;
-
-    IF TG_OP = 'DELETE' THEN
-        RETURN OLD;
-    END IF;
-
-    -- The cache hit inline (one query per row, no function call); built on a miss.
-    SELECT * INTO v_meta FROM @extschema@.c77_secure_db_table_meta WHERE relid = TG_RELID;
-    IF NOT FOUND THEN
-        v_meta := @extschema@.c77_secure_db_table_meta_for(TG_RELID);
-    END IF;
-    IF TG_OP = 'INSERT' THEN
-        IF v_meta.has_created_at THEN NEW.created_at := now(); END IF;
-        IF v_meta.has_updated_at THEN NEW.updated_at := now(); END IF;
-        IF v_meta.has_deleted_at THEN NEW.deleted_at := NULL; END IF;
-    ELSE
-        IF v_meta.has_created_at THEN NEW.created_at := OLD.created_at; END IF;
-        IF v_meta.has_updated_at AND v_kind <> 'rehash' THEN NEW.updated_at := now(); END IF;
-    END IF;
-    IF v_meta.has_content_hash THEN
-        NEW.content_hash := @extschema@.c77_secure_db_row_hash(NEW, v_meta.hash_nulled);
-        IF v_meta.has_hash_version THEN NEW.hash_version := 1; END IF;
-    END IF;
-    RETURN NEW;
+    RETURN v_kind;
 END
 $$;
 
+-- The protection trigger, now in C (protect_row.c): the same checks and security columns as
+-- in 2.0, the write path's grant taken first, then a token (c77_secure_db_token_kind).
+CREATE OR REPLACE FUNCTION c77_secure_db_protect_row() RETURNS trigger
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, @extschema@, pg_temp
+SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
+AS 'MODULE_PATHNAME', 'c77_secure_db_protect_row';
+
 REVOKE ALL ON FUNCTION
     c77_secure_db_check_write_shape(text, text, text, text[]),
-    c77_secure_db_take_grant(oid, text)
+    c77_secure_db_token_kind(oid)
 FROM PUBLIC;
 
 -- ddl_command_end as in 2.0, except that CREATE INDEX and ALTER INDEX on a secure table now

@@ -35,6 +35,8 @@
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
 
+#include "c77_secure_db.h"
+
 PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(c77_secure_db_row_hash);
@@ -97,17 +99,10 @@ row_with_nulls(HeapTupleHeader row, ArrayType *nulled)
 	return HeapTupleGetDatum(result);
 }
 
-/*
- * c77_secure_db_row_hash(record [, nulled smallint[]]) returns text
- *
- * Lower-case hex SHA-256 of convert_to(record::text, 'UTF8'), with the columns in "nulled"
- * taken as NULL; NULL for a NULL record (the function is STRICT).
- */
-Datum
-c77_secure_db_row_hash(PG_FUNCTION_ARGS)
+/* See c77_secure_db.h. */
+text *
+c77_secure_db_hash_row(Datum row, ArrayType *nulled, FmgrInfo *record_out)
 {
-	FmgrInfo   *record_out = (FmgrInfo *) fcinfo->flinfo->fn_extra;
-	Datum		row = PG_GETARG_DATUM(0);
 	char	   *textual;
 	char	   *utf8;
 	unsigned char digest[EVP_MAX_MD_SIZE];
@@ -115,17 +110,9 @@ c77_secure_db_row_hash(PG_FUNCTION_ARGS)
 	char		hex[64 + 1];
 	static const char hexdigits[] = "0123456789abcdef";
 
-	/* record_out caches its per-column output functions in its own fn_extra, across rows. */
-	if (record_out == NULL)
-	{
-		record_out = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
-		fmgr_info_cxt(F_RECORD_OUT, record_out, fcinfo->flinfo->fn_mcxt);
-		fcinfo->flinfo->fn_extra = record_out;
-	}
 	prepare_digest();
-
-	if (PG_NARGS() > 1)
-		row = row_with_nulls(PG_GETARG_HEAPTUPLEHEADER(0), PG_GETARG_ARRAYTYPE_P(1));
+	if (nulled != NULL)
+		row = row_with_nulls(DatumGetHeapTupleHeader(row), nulled);
 	textual = OutputFunctionCall(record_out, row);
 	utf8 = pg_server_to_any(textual, strlen(textual), PG_UTF8);
 
@@ -141,5 +128,27 @@ c77_secure_db_row_hash(PG_FUNCTION_ARGS)
 		hex[2 * i + 1] = hexdigits[digest[i] & 0x0f];
 	}
 	hex[64] = '\0';
-	PG_RETURN_TEXT_P(cstring_to_text_with_len(hex, 64));
+	return cstring_to_text_with_len(hex, 64);
+}
+
+/*
+ * c77_secure_db_row_hash(record [, nulled smallint[]]) returns text
+ *
+ * Lower-case hex SHA-256 of convert_to(record::text, 'UTF8'), with the columns in "nulled"
+ * taken as NULL; NULL for a NULL record (the function is STRICT).
+ */
+Datum
+c77_secure_db_row_hash(PG_FUNCTION_ARGS)
+{
+	FmgrInfo   *record_out = (FmgrInfo *) fcinfo->flinfo->fn_extra;
+
+	/* record_out caches its per-column output functions in its own fn_extra, across rows. */
+	if (record_out == NULL)
+	{
+		record_out = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo));
+		fmgr_info_cxt(F_RECORD_OUT, record_out, fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = record_out;
+	}
+	PG_RETURN_TEXT_P(c77_secure_db_hash_row(PG_GETARG_DATUM(0), PG_NARGS() > 1 ? PG_GETARG_ARRAYTYPE_P(1) : NULL,
+											record_out));
 }

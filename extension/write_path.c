@@ -23,9 +23,8 @@
  *
  * A grant authorizes the next row the protection trigger sees on one table, once. It lives
  * in this backend's memory, not in a table or a setting: nobody can read, copy or forge it,
- * and granting costs no write. Only the extension's owner may take one
- * (c77_secure_db_take_grant(), called by the trigger); this file sets it right before a
- * writer runs and withdraws it right after, on error too. Tokens in
+ * and granting costs no write. Only the protection trigger (protect_row.c) takes one; this
+ * file sets it right before a writer runs and withdraws it right after, on error too. Tokens in
  * c77_secure_db_auth_tokens remain for administrative writes (c77_secure_db_create_auth_token)
  * and re-hashing.
  *
@@ -58,8 +57,9 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "c77_secure_db.h"
+
 PG_FUNCTION_INFO_V1(c77_secure_db_operation);
-PG_FUNCTION_INFO_V1(c77_secure_db_take_grant);
 
 /*
  * The grant in force: the table it allows one row of, the statement that may write it
@@ -122,22 +122,14 @@ _PG_init(void)
 	CacheRegisterRelcacheCallback(mark_writer_cache_stale_for_relation, (Datum) 0);
 }
 
-/*
- * c77_secure_db_take_grant(relid oid, statement text) returns text
- *
- * The operation granted for one row of relid written by statement (TG_OP), which uses the
- * grant up; NULL if there is none.
- */
-Datum
-c77_secure_db_take_grant(PG_FUNCTION_ARGS)
+/* See c77_secure_db.h. */
+const char *
+c77_secure_db_take_grant(Oid relid, const char *statement)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	char	   *statement = text_to_cstring(PG_GETARG_TEXT_PP(1));
-
 	if (!OidIsValid(grant_relid) || grant_relid != relid || strcmp(grant_statement, statement) != 0)
-		PG_RETURN_NULL();
+		return NULL;
 	withdraw_grant();
-	PG_RETURN_TEXT_P(cstring_to_text(grant_operation));
+	return grant_operation;
 }
 
 /* A write request, read from its JSON (see parse_request). */
