@@ -33,14 +33,16 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/dependency.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
-#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -400,13 +402,24 @@ usable_writer_cache(void)
 	return writer_cache;
 }
 
-/* Fails unless the current user (the owner) may execute the writer. */
+/*
+ * Fails unless a function is one of the extension's writers: a SECURITY DEFINER function of
+ * the extension's owner (the current user here), in its schema, a member of the extension.
+ */
 static void
 check_writer(Oid writer)
 {
-	/* A writer is a SECURITY DEFINER function of the owner, EXECUTE revoked from everyone else. */
-	if (pg_proc_aclcheck(writer, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
-		elog(ERROR, "c77_secure_db: writer %u may not be called", writer);
+	HeapTuple	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(writer));
+	bool		writes;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "c77_secure_db: writer %u does not exist", writer);
+	writes = ((Form_pg_proc) GETSTRUCT(tuple))->proowner == GetUserId()
+		&& ((Form_pg_proc) GETSTRUCT(tuple))->prosecdef
+		&& getExtensionOfObject(ProcedureRelationId, writer) == get_extension_oid("c77_secure_db", false);
+	ReleaseSysCache(tuple);
+	if (!writes)
+		elog(ERROR, "c77_secure_db: function %u is not one of the extension's writers", writer);
 }
 
 static void

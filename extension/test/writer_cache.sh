@@ -8,7 +8,7 @@ n=0 failed=0
 check() { n=$((n + 1)); if [ "$2" = "$3" ]; then echo "ok $n - $1"; else echo "not ok $n - $1 (got '$2', want '$3')"; failed=1; fi; }
 q() { psql -X -At -v ON_ERROR_STOP=1 -d c77_writer_cache -c "$1" 2>&1; }
 
-echo "1..3"
+echo "1..4"
 dropdb --if-exists c77_writer_cache >/dev/null 2>&1
 createdb c77_writer_cache
 q "CREATE EXTENSION c77_secure_db; CREATE ROLE c77_cache_owner; CREATE SCHEMA shop;
@@ -30,6 +30,10 @@ read -r -t 30 refused <&"${session[0]}"
 check "after another session's index calling a non-superuser's function, its next write is refused" \
     "$(echo "$refused" | grep -c 'calls functions owned by a non-superuser (c77_cache_f(numeric))')" "1"
 check "and nothing was written" "$(q "SELECT count(*) FROM shop.orders")" "2"
+
+q "DROP INDEX shop.orders_c77_cache_f_idx" >/dev/null
+echo "$insert" >&"${session[1]}"; read -r -t 30 again <&"${session[0]}"
+check "once the index is dropped, it writes again" "$again" "true"
 
 exec {session[1]}>&-
 wait "$session_PID" 2>/dev/null
