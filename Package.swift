@@ -22,6 +22,9 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
 
+        // What the daemon's targets would otherwise import full Foundation for: detached threads,
+        // child processes, trimming, printf-style numbers, hex, file error texts (`package` API).
+        .target(name: "EssentialsSupport"),
         // A small, safe Swift layer over libpq.
         .target(
             name: "Postgres",
