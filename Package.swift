@@ -21,6 +21,7 @@ let package = Package(
         // C libraries PostgreSQL and systemd users already trust.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
 
         // What the daemon's targets would otherwise import full Foundation for: detached threads,
         // child processes, trimming, printf-style numbers, hex, file error texts (`package` API).
@@ -30,6 +31,8 @@ let package = Package(
             name: "Postgres",
             dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]
         ),
+        // HTTP/1.1 POST over TCP or TLS (the webhook sink's transport).
+        .target(name: "HTTPPost", dependencies: ["COpenSSL", "EssentialsSupport"]),
         // Starts and stops a throwaway PostgreSQL cluster (tests and `c77-secure-dbd demo`).
         .target(name: "ThrowawayCluster"),
         // sd_notify and journald's native protocol.
@@ -86,6 +89,7 @@ let package = Package(
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", "LocalReceivers"]),
         .testTarget(name: "ControlSocketTests", dependencies: ["ControlSocket"]),
         .testTarget(name: "DigestLogTests", dependencies: ["DigestLog"]),
+        .testTarget(name: "HTTPPostTests", dependencies: ["HTTPPost", "LocalReceivers"]),
         .testTarget(name: "MonitorTests", dependencies: ["Monitor", "Postgres", "ThrowawayCluster", "MonitorConfig", "ControlSocket"]),
         .testTarget(name: "DaemonTests", dependencies: ["ThrowawayCluster", "Postgres", "ControlSocket", "LocalReceivers", "DigestLog"]),
     ],
