@@ -1,4 +1,6 @@
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
+import Glibc
 import MonitorConfig
 
 /// How far a pass over one table has got, kept in `state_directory` so that a restarted
@@ -68,10 +70,27 @@ struct CheckpointStore: Sendable {
 
     /// One file per table; names are percent-encoded so any identifier is a safe file name.
     func path(_ table: SecureTable) -> String {
-        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "_-"))
-        let name = [table.schema, table.table]
-            .map { $0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0 }
-            .joined(separator: ".")
-        return "\(directory)/\(name).json"
+        "\(directory)/\(Self.fileNameComponent(table.schema)).\(Self.fileNameComponent(table.table)).json"
+    }
+
+    /// `text` with every Unicode scalar but letters, marks and digits (Foundation's
+    /// `CharacterSet.alphanumerics`), `_` and `-` percent-encoded as UTF-8 bytes, so names
+    /// stay those earlier versions wrote with `addingPercentEncoding`.
+    private static func fileNameComponent(_ text: String) -> String {
+        var name = ""
+        for scalar in text.unicodeScalars {
+            switch scalar.properties.generalCategory {
+            case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+                 .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
+                name.unicodeScalars.append(scalar)
+            default:
+                if scalar == "_" || scalar == "-" {
+                    name.unicodeScalars.append(scalar)
+                } else {
+                    name += String(scalar).utf8.map { "%" + String(cFormat: "%02X", $0) }.joined()
+                }
+            }
+        }
+        return name
     }
 }
