@@ -73,22 +73,18 @@ struct CheckpointStore: Sendable {
         "\(directory)/\(Self.fileNameComponent(table.schema)).\(Self.fileNameComponent(table.table)).json"
     }
 
-    /// `text` with every Unicode scalar but letters, marks and digits (Foundation's
-    /// `CharacterSet.alphanumerics`), `_` and `-` percent-encoded as UTF-8 bytes, so names
-    /// stay those earlier versions wrote with `addingPercentEncoding`.
+    /// `text` with every byte of its UTF-8 but ASCII letters, digits, `_` and `-`
+    /// percent-encoded: the names earlier versions wrote with Foundation's
+    /// `addingPercentEncoding(withAllowedCharacters:)` (which on Linux encodes all non-ASCII).
     private static func fileNameComponent(_ text: String) -> String {
         var name = ""
-        for scalar in text.unicodeScalars {
-            switch scalar.properties.generalCategory {
-            case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-                 .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
-                name.unicodeScalars.append(scalar)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "_"), UInt8(ascii: "-"):
+                name.unicodeScalars.append(Unicode.Scalar(byte))
             default:
-                if scalar == "_" || scalar == "-" {
-                    name.unicodeScalars.append(scalar)
-                } else {
-                    name += String(scalar).utf8.map { "%" + String(cFormat: "%02X", $0) }.joined()
-                }
+                name += String(cFormat: "%%%02X", byte)
             }
         }
         return name
