@@ -88,9 +88,9 @@ final class TLSSession {
         guard code != 0 else {
             return HTTPPostError(.tls, "\(what): \(errno == 0 ? "connection closed" : String(cString: strerror(errno)))")
         }
-        var text = [CChar](repeating: 0, count: 256)
-        ERR_error_string_n(code, &text, text.count)
-        return HTTPPostError(.tls, "\(what): \(String(cString: text))")
+        var text = [UInt8](repeating: 0, count: 256)
+        text.withUnsafeMutableBufferPointer { ERR_error_string_n(code, $0.baseAddress, $0.count) }
+        return HTTPPostError(.tls, "\(what): \(String(decoding: text.prefix { $0 != 0 }, as: UTF8.self))")
     }
 
     private static func isAddress(_ host: String) -> Bool {
