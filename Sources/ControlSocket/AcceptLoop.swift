@@ -1,4 +1,5 @@
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 import Glibc
 
 /// The server's accept loop, run on a dedicated thread: waits with `poll` on the listening socket
@@ -56,12 +57,10 @@ struct AcceptLoop: Sendable {
         }
         let worker = ConnectionWorker(fd: fd, limits: limits, bridge: bridge)
         let registry = self.registry
-        let thread = Thread {
+        DetachedThread.start(name: "c77-control-client") {
             worker.run()
             registry.remove(ticket)
             close(fd)
         }
-        thread.name = "c77-control-client"
-        thread.start()
     }
 }

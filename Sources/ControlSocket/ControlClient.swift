@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 
 /// The CLI's side of the status socket: one request, one response, synchronously.

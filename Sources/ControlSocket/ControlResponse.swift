@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One response on the status socket: `{"ok":true,"data":<any JSON>}` or `{"ok":false,"error":"<text>"}`.
 public enum ControlResponse: Sendable, Hashable {

@@ -1,5 +1,6 @@
 import Dispatch
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 import Glibc
 import Synchronization
 
@@ -162,12 +163,10 @@ public final class ControlServer: Sendable {
             listenFD: fd, wakeFD: listener.wakeRead, registry: listener.connections,
             limits: limits, bridge: bridge)
         let finished = listener.loopFinished
-        let thread = Thread {
+        DetachedThread.start(name: "c77-control-accept") {
             loop.run()
             finished.signal()
         }
-        thread.name = "c77-control-accept"
-        thread.start()
         return listener
     }
 
@@ -180,7 +179,7 @@ public final class ControlServer: Sendable {
     }
 
     private func checkDirectory() throws(ControlServerError) {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = path.parentDirectory
         var status = stat()
         guard stat(directory.isEmpty ? "." : directory, &status) == 0 else {
             if errno == ENOENT {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 extension JSONValue {
     /// The JSON form of any `Encodable` value, as `JSONEncoder` writes it.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Turns one received line into a ``ControlRequest``, or says why it is not one.
 ///

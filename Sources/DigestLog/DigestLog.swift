@@ -1,5 +1,7 @@
 import Crypto
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
+import Glibc
 
 /// One entry of the digest log: the audit chain head the daemon saw at a moment, and the roots of
 /// its table digests when it recorded them, chained to the previous entry and signed with the
@@ -44,7 +46,7 @@ public struct DigestEntry: Sendable, Codable, Equatable {
     /// What the next entry's `previous` must be: SHA-256 (hex) of this entry's signed text and
     /// its signature.
     public var link: String {
-        SHA256.hash(data: Data((signedText + "\n" + signature).utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data((signedText + "\n" + signature).utf8)).hexadecimal
     }
 
     public static let genesis = String(repeating: "0", count: 64)
@@ -156,7 +158,7 @@ public struct DigestLog: Sendable {
             throw Failure(description: "\(keyPath) is missing but \(path) exists: restore the key; a new one would not verify the log")
         }
         let key = Curve25519.Signing.PrivateKey()
-        try FileManager.default.createDirectory(atPath: (keyPath as NSString).deletingLastPathComponent,
+        try FileManager.default.createDirectory(atPath: keyPath.parentDirectory,
                                                 withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try Self.writeSynced(key.rawRepresentation, to: keyPath, flags: O_CREAT | O_EXCL)
         return key
@@ -174,14 +176,12 @@ public struct DigestLog: Sendable {
     /// next full check.
     public func verify(since known: VerifiedDigestLog?) throws -> DigestLogCheck {
         let publicKey = try self.publicKey()
-        if let known, known.publicKey == publicKey, let handle = FileHandle(forReadingAtPath: path) {
-            defer { try? handle.close() }
-            let size = Int(try handle.seekToEnd())
+        if let known, known.publicKey == publicKey, let file = ReadableFile(path: path) {
+            let size = try file.size()
             let line = known.lastLine + Data([UInt8(ascii: "\n")])
             let start = known.length - line.count
             if size >= known.length, start >= 0 {
-                try handle.seek(toOffset: UInt64(start))
-                let data = try handle.readToEnd() ?? Data()
+                let data = try file.read(from: start)
                 if data.prefix(line.count) == line {
                     let added = try Self.decode(Self.lines(data.dropFirst(line.count)), path: path, firstLine: (known.recent.last?.seq ?? 0) + 1)
                     let problems = DigestExport(publicKey: publicKey, entries: added.map(\.entry)).problems(after: known.recent.last)
@@ -205,12 +205,10 @@ public struct DigestLog: Sendable {
 
     /// The file's last entry (nil for an empty or missing file), read from its end.
     public func lastEntry() throws -> DigestEntry? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        let size = Int(try handle.seekToEnd())
+        guard let file = ReadableFile(path: path) else { return nil }
+        let size = try file.size()
         let window = min(size, 1 << 20)
-        try handle.seek(toOffset: UInt64(size - window))
-        var tail = try handle.readToEnd() ?? Data()
+        var tail = try file.read(from: size - window)
         if window < size, !tail.dropLast().contains(UInt8(ascii: "\n")) {
             tail = FileManager.default.contents(atPath: path) ?? Data()   // an entry longer than the window
         }
@@ -284,9 +282,7 @@ public struct DigestLog: Sendable {
     public func append(auditHeadSeq: Int, auditHeadDigest: String, tableRoots: [String: String]? = nil,
                        after last: DigestEntry?) throws -> DigestEntry {
         let key = try signingKey()
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        var entry = DigestEntry(seq: (last?.seq ?? 0) &+ 1, recordedAt: formatter.string(from: Date()), auditHeadSeq: auditHeadSeq,
+        var entry = DigestEntry(seq: (last?.seq ?? 0) &+ 1, recordedAt: Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)), auditHeadSeq: auditHeadSeq,
                                 auditHeadDigest: auditHeadDigest, previous: last?.link ?? DigestEntry.genesis, tableRoots: tableRoots,
                                 signature: "")
         entry.signature = try key.signature(for: Data(entry.signedText.utf8)).base64EncodedString()

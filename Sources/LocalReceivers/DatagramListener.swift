@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 
 /// A Unix datagram socket that collects what is sent to it: a stand-in for systemd's
@@ -82,8 +82,14 @@ public final class DatagramListener: @unchecked Sendable {
         if received <= -2 {
             let descriptor = Int32(-(received + 2))
             defer { close(descriptor) }
-            lseek(descriptor, 0, SEEK_SET)  // the sender's writes left the shared offset at the end
-            return FileHandle(fileDescriptor: descriptor, closeOnDealloc: false).readDataToEndOfFile()
+            var content = Data()
+            var offset = off_t(0)  // the sender's writes left the shared offset at the end
+            while true {
+                let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, offset) }
+                guard count > 0 else { return content }
+                content.append(contentsOf: buffer[..<count])
+                offset += off_t(count)
+            }
         }
         guard received >= 0 else { return nil }
         return Data(buffer[0..<received])

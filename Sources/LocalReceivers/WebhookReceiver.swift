@@ -1,5 +1,6 @@
 import Crypto
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 import Glibc
 import Synchronization
 
@@ -60,8 +61,7 @@ public final class WebhookReceiver: Sendable {
         }
         listenFD = fd
         self.port = Int(UInt16(bigEndian: address.sin_port))
-        let thread = Thread { [self] in acceptLoop() }
-        thread.start()
+        DetachedThread.start(name: "webhook-accept") { [self] in acceptLoop() }
     }
 
     /// The URL to configure as `[sink.webhook] url`.
@@ -96,7 +96,7 @@ public final class WebhookReceiver: Sendable {
                 if errno == EINTR { continue }
                 return
             }
-            Thread { [self] in handle(client) }.start()
+            DetachedThread.start(name: "webhook-client") { [self] in handle(client) }
         }
     }
 
@@ -117,7 +117,7 @@ public final class WebhookReceiver: Sendable {
         var headers: [String: String] = [:]
         for line in head.split(separator: "\r\n").dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingWhitespace()
         }
         let length = Int(headers["content-length"] ?? "0") ?? 0
         var body = Array(buffer[(headerEnd! + 4)...])
@@ -134,7 +134,11 @@ public final class WebhookReceiver: Sendable {
             }
             return (state.behaviour.status, state.behaviour)
         }
-        if behaviour.delay > .zero { Thread.sleep(forTimeInterval: Double(behaviour.delay.components.seconds) + Double(behaviour.delay.components.attoseconds) / 1e18) }
+        if behaviour.delay > .zero {
+            var pause = timespec(tv_sec: Int(behaviour.delay.components.seconds), tv_nsec: Int(behaviour.delay.components.attoseconds / 1_000_000_000))
+            var remaining = timespec()
+            while nanosleep(&pause, &remaining) != 0 && errno == EINTR { pause = remaining }
+        }
         let delivery = Delivery(
             id: headers["webhook-id"], timestamp: headers["webhook-timestamp"],
             signatureValid: verify(headers: headers, body: Data(body)), body: Data(body), status: status

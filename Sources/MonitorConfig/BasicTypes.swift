@@ -1,4 +1,5 @@
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 
 /// How serious an alert is. Ordered: `info < warning < high < critical`.
 public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
@@ -44,7 +45,7 @@ public struct BusinessHours: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        String(format: "%02d:%02d-%02d:%02d", start / 60, start % 60, end / 60, end % 60)
+        String(cFormat: "%02d:%02d-%02d:%02d", start / 60, start % 60, end / 60, end % 60)
     }
 }
 

@@ -1,4 +1,5 @@
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 
 /// A five-field cron expression, as pg_cron and Vixie cron read it:
 /// `minute hour day-of-month month day-of-week`.
@@ -33,7 +34,7 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
     private static let dayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 
     public init(parsing text: String) throws(ParseError) {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingWhitespace()
         let expanded = trimmed.hasPrefix("@") ? Self.macros[trimmed.lowercased()] : trimmed
         guard let expanded else {
             throw ParseError(description: "unknown cron shorthand '\(trimmed)' (use @hourly, @daily, @weekly, @monthly or @yearly)")

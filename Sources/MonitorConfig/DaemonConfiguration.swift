@@ -1,4 +1,5 @@
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 
 /// The daemon's configuration, read from an INI file and validated as a whole: every
 /// section and key of `etc/c77-secure-db/c77-secure-dbd.ini`, with its defaults.
@@ -153,7 +154,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigError(.unreadableFile, file: path, line: 0, message: "cannot read configuration: \(error.localizedDescription)")
+            throw ConfigError(.unreadableFile, file: path, line: 0, message: "cannot read configuration: \(error.systemDescription)")
         }
         return try parse(text: text, file: path)
     }

@@ -1,4 +1,5 @@
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 
 /// The syntax of the configuration file, before any meaning is given to it.
 ///
@@ -28,13 +29,13 @@ struct INIDocument {
         var seenSections: Set<String> = []
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let lineNumber = index + 1
-            let line = rawLine.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: ["\r"])
+            let line = rawLine.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
             if line.hasPrefix("[") {
                 guard line.hasSuffix("]") else {
                     throw ConfigError(.malformedLine, file: file, line: lineNumber, message: "section header must end with ']': \(line)")
                 }
-                let name = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
+                let name = line.dropFirst().dropLast().trimmingWhitespace()
                 guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "-" }) else {
                     throw ConfigError(.malformedLine, file: file, line: lineNumber, message: "invalid section name [\(name)]")
                 }
@@ -47,8 +48,8 @@ struct INIDocument {
             guard let equals = line.firstIndex(of: "=") else {
                 throw ConfigError(.malformedLine, file: file, line: lineNumber, message: "expected 'key = value', '[section]' or a comment: \(line)")
             }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
-            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            let key = line[..<equals].trimmingWhitespace()
+            var value = line[line.index(after: equals)...].trimmingWhitespace()
             guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
                 throw ConfigError(.malformedLine, file: file, line: lineNumber, message: "invalid key '\(key)'")
             }

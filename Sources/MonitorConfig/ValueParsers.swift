@@ -1,4 +1,5 @@
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 
 /// Why a value could not be read; `SectionReader` adds the file, line, section and key.
 struct ValueError: Error {
@@ -12,7 +13,7 @@ enum ValueParsers {
     /// refused: `30` could mean seconds or minutes, so the unit is required.
     static func duration(_ text: String) throws(ValueError) -> Duration {
         let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
-        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        var rest = Substring(text.trimmingWhitespace())
         guard !rest.isEmpty, !rest.contains(where: \.isWhitespace) else {
             throw ValueError("'\(text)' is not a duration (expected e.g. 30s, 15m, 24h, 7d or 1h30m)")
         }
@@ -55,7 +56,7 @@ enum ValueParsers {
 
     /// `5` or `5%`: a percentage from 0 to 100.
     static func percentage(_ text: String) throws(ValueError) -> Double {
-        let number = text.hasSuffix("%") ? String(text.dropLast()).trimmingCharacters(in: .whitespaces) : text
+        let number = text.hasSuffix("%") ? text.dropLast().trimmingWhitespace() : text
         guard let value = Double(number), value.isFinite else { throw ValueError("'\(text)' is not a percentage (e.g. 5 or 5%)") }
         guard (0...100).contains(value) else { throw ValueError("\(text) is not between 0 and 100 percent") }
         return value
@@ -71,7 +72,7 @@ enum ValueParsers {
 
     /// A comma-separated list; empty items are dropped.
     static func list(_ text: String) -> [String] {
-        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        text.split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
     }
 
     static func severity(_ text: String) throws(ValueError) -> Severity {
@@ -84,7 +85,7 @@ enum ValueParsers {
     /// `HH:MM-HH:MM`, inclusive, as minutes since midnight (`08:00-18:59` is 480...1139). A
     /// range that wraps midnight (`22:00-06:00`) is allowed.
     static func businessHours(_ text: String) throws(ValueError) -> BusinessHours {
-        let parts = text.split(separator: "-").map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = text.split(separator: "-").map { $0.trimmingWhitespace() }
         guard parts.count == 2, let start = minutes(parts[0]), let end = minutes(parts[1]) else {
             throw ValueError("'\(text)' is not a time range such as 08:00-18:59")
         }

@@ -1,4 +1,5 @@
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 import Logging
 
 /// One PostgreSQL connection over libpq.
@@ -45,7 +46,7 @@ public final class PostgresConnection: Sendable {
         )
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (connected: CheckedContinuation<PostgresConnection, any Error>) in
-                let thread = Thread {
+                DetachedThread.start(name: "c77-postgres") {
                     let session = PostgresSession(mailbox: mailbox, notifications: continuation, logger: logger)
                     do {
                         let info = try session.connect(configuration)
@@ -60,8 +61,6 @@ public final class PostgresConnection: Sendable {
                     }
                     session.serve()
                 }
-                thread.name = "c77-postgres"
-                thread.start()
             }
         } onCancel: {
             mailbox.close()
@@ -120,6 +119,6 @@ public final class PostgresConnection: Sendable {
 
     /// `name` as a double-quoted SQL identifier.
     static func quoteIdentifier(_ name: String) -> String {
-        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        "\"" + name.replacing("\"", with: "\"\"") + "\""
     }
 }

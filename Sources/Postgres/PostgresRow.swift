@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One result row: text values by column name or position, plus typed decoders that throw
 /// ``PostgresError/Code/decoding`` errors naming the column and the offending value.

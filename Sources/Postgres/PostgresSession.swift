@@ -1,5 +1,6 @@
 import CLibPQ
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 import Glibc
 import Logging
 
@@ -69,7 +70,7 @@ final class PostgresSession {
         PQsetNoticeProcessor(connection, { context, message in
             guard let context, let message else { return }
             let sink = Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue()
-            let text = String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = String(cString: message).trimmingWhitespace()
             if text.hasPrefix("WARNING") {
                 sink.logger.warning("\(text)")
             } else {
@@ -98,7 +99,7 @@ final class PostgresSession {
             if password.hasSuffix("\n") { password.removeLast() }  // "\r\n" is one Character
             return password
         } catch {
-            throw PostgresError(.connectionFailed, "cannot read password_file \(path): \(error.localizedDescription)")
+            throw PostgresError(.connectionFailed, "cannot read password_file \(path): \(error.systemDescription)")
         }
     }
 
@@ -295,7 +296,7 @@ final class PostgresSession {
 
     private func errorMessage() -> String {
         guard let connection, let message = PQerrorMessage(connection) else { return "unknown libpq error" }
-        return String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(cString: message).trimmingWhitespace()
     }
 
     private func lostError() -> PostgresError {
@@ -306,7 +307,7 @@ final class PostgresSession {
         func field(_ code: Character) -> String? {
             PQresultErrorField(result, Int32(code.asciiValue!)).map { String(cString: $0) }
         }
-        let fallback = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+        let fallback = String(cString: PQresultErrorMessage(result)).trimmingWhitespace()
         return PostgresError(
             .queryFailed, field("M") ?? fallback, sqlState: field("C"), detail: field("D"), hint: field("H")
         )

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A statement parameter, always sent bound in text format (never interpolated into SQL).
 ///

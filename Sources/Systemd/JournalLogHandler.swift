@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// A swift-log handler that writes structured journal entries: MESSAGE, PRIORITY (syslog

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// A swift-log handler for people at a terminal: one line per event on standard error,
@@ -28,6 +29,7 @@ public struct StderrLogHandler: LogHandler {
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
             line += " \(key)=\(value)"
         }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        let text = Array((line + "\n").utf8)
+        _ = text.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 }

@@ -1,5 +1,5 @@
 import CSystemd
-import Foundation
+import FoundationEssentials
 import Glibc
 
 /// Tells systemd what the daemon is doing (`sd_notify(3)`): READY=1, STATUS=…, WATCHDOG=1,
@@ -46,7 +46,7 @@ public struct SystemdNotifier: Sendable {
     /// A one-line status shown by `systemctl status`.
     @discardableResult
     public func status(_ text: String) -> Bool {
-        send("STATUS=" + text.replacingOccurrences(of: "\n", with: " "))
+        send("STATUS=" + text.replacing("\n", with: " "))
     }
 
     /// Keeps the watchdog from restarting the service.

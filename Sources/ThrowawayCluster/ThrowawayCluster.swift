@@ -1,4 +1,6 @@
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// A disposable PostgreSQL cluster for tests and `c77-secure-dbd demo`.
@@ -79,10 +81,8 @@ public final class ThrowawayCluster: Sendable {
             for (key, value) in settings.sorted(by: { $0.key < $1.key }) {
                 conf += "\(key) = \(quoted(value))\n"
             }
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: cluster.dataDirectory + "/postgresql.conf"))
-            defer { try? handle.close() }
-            try handle.seekToEnd()
-            try handle.write(contentsOf: Data(conf.utf8))
+            let confFile = URL(fileURLWithPath: cluster.dataDirectory + "/postgresql.conf")
+            try (Data(contentsOf: confFile) + Data(conf.utf8)).write(to: confFile)
             try cluster.start()
         } catch {
             cluster.destroy()
@@ -116,7 +116,7 @@ public final class ThrowawayCluster: Sendable {
 
     /// Creates a database owned by `postgres`.
     public func createDatabase(_ name: String) throws {
-        try psql("CREATE DATABASE \"\(name.replacingOccurrences(of: "\"", with: "\"\""))\"")
+        try psql("CREATE DATABASE \"\(name.replacing("\"", with: "\"\""))\"")
     }
 
     /// Starts the (stopped) server on the same directory and port; waits until it accepts connections.
@@ -171,45 +171,13 @@ public final class ThrowawayCluster: Sendable {
         return log.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 
-    /// Runs a program to completion, stdout and stderr captured through files.
-    ///
-    /// Uses `posix_spawn` and `waitpid` rather than Foundation's `Process`, whose exit detection
-    /// waits for every inheritor of a descriptor it hands the child: `pg_ctl start` leaves the
-    /// postmaster running with it, and `waitUntilExit()` would never return.
+    /// Runs a program to completion with the environment minus `PG*` variables.
     private static func run(_ executable: String, _ arguments: [String], scratch: String) throws -> (status: Int32, output: String, error: String) {
-        let base = scratch + "/run-\(UUID().uuidString)"
-        let outPath = base + ".out", errPath = base + ".err"
-        defer {
-            try? FileManager.default.removeItem(atPath: outPath)
-            try? FileManager.default.removeItem(atPath: errPath)
+        do {
+            return try ChildProcess.run(executable, arguments, environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PG") }, scratch: scratch)
+        } catch {
+            throw ThrowawayClusterError(operation: executable, output: error.description)
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-
-        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PG") }.map { "\($0.key)=\($0.value)" }
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup($0) } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
-        guard spawned == 0 else {
-            throw ThrowawayClusterError(operation: executable, output: "cannot start: \(String(cString: strerror(spawned)))")
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else {
-                throw ThrowawayClusterError(operation: executable, output: "waitpid: \(String(cString: strerror(errno)))")
-            }
-        }
-        let exitStatus = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        let output = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
-        let errorOutput = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        return (exitStatus, output, errorOutput)
     }
 
     /// The PostgreSQL server binaries: `$PG_CONFIG --bindir` (as in PGXS), else `pg_config
@@ -217,8 +185,8 @@ public final class ThrowawayCluster: Sendable {
     private static func binDirectory() throws -> String {
         let candidates = [ProcessInfo.processInfo.environment["PG_CONFIG"], "/usr/bin/pg_config", "/usr/local/bin/pg_config"].compactMap { $0 }
         if let pgConfig = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }),
-           let result = try? run(pgConfig, ["--bindir"], scratch: NSTemporaryDirectory()), result.status == 0 {
-            let dir = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+           let result = try? run(pgConfig, ["--bindir"], scratch: FileManager.default.temporaryDirectory.path), result.status == 0 {
+            let dir = result.output.trimmingWhitespace()
             if FileManager.default.isExecutableFile(atPath: dir + "/initdb") { return dir }
         }
         let fallback = "/usr/lib/postgresql/15/bin"
@@ -256,6 +224,6 @@ public final class ThrowawayCluster: Sendable {
 
     /// A PostgreSQL/libpq single-quoted string literal.
     private static func quoted(_ value: String) -> String {
-        "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+        "'" + value.replacing("\\", with: "\\\\").replacing("'", with: "\\'") + "'"
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 
 /// Why a ``ThrowawayCluster`` operation failed.
 public struct ThrowawayClusterError: Error, Sendable, CustomStringConvertible {
@@ -20,7 +21,7 @@ public struct ThrowawayClusterError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        let trimmed = output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = output.trimmingWhitespace()
         return trimmed.isEmpty ? "\(operation) failed" : "\(operation) failed:\n\(trimmed)"
     }
 }

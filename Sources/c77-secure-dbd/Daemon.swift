@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import Monitor
 
 /// `c77-secure-dbd`: the c77_secure_db monitoring daemon.
@@ -29,5 +30,6 @@ let exTempFail: Int32 = 75
 
 /// Prints a line to standard error.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    let text = Array((message + "\n").utf8)
+    _ = text.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
 }

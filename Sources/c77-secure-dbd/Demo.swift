@@ -1,5 +1,6 @@
 import ControlSocket
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 import Glibc
 import LocalReceivers
 import Logging
@@ -22,7 +23,7 @@ struct Demo {
 
         step("Starting a throwaway PostgreSQL cluster")
         let cluster = try ThrowawayCluster.start(name: "c77demo")
-        var daemon: Process?
+        var daemon: ChildProcess?
         let cleanup = DemoCleanup(cluster: cluster)
         cleanup.installSignalHandlers()
         defer {
@@ -101,8 +102,8 @@ struct Demo {
             print("""
                   psql:     psql "\(cluster.conninfo(database: database))"
                   status:   \(binaries.ctlPath) status --socket \(socketPath)
-                  daemon:   pid \(process.processIdentifier), log \(cluster.directory)/daemon.log
-                  stop:     kill \(process.processIdentifier); then remove the cluster with: pg_ctl -D \(cluster.directory)/data stop; rm -rf \(cluster.directory)
+                  daemon:   pid \(process.pid), log \(cluster.directory)/daemon.log
+                  stop:     kill \(process.pid); then remove the cluster with: pg_ctl -D \(cluster.directory)/data stop; rm -rf \(cluster.directory)
                 """)
         } else {
             step("Cleaning up: stopping the daemon and removing the cluster")
@@ -135,7 +136,7 @@ struct Demo {
             return "NOT refused"
         } catch {
             let text = "\(error)"
-            return text.range(of: "Direct modifications[^\n]*", options: .regularExpression).map { String(text[$0]) } ?? text
+            return text.firstMatch(of: /Direct modifications[^\n]*/).map { String($0.output) } ?? text
         }
     }
 
@@ -159,10 +160,10 @@ struct Demo {
         return job?["last_run"]?["summary"]?.stringValue ?? job?["last_run"]?["error"]?.stringValue ?? "?"
     }
 
-    private func waitForDaemon(socketPath: String, process: Process) async throws {
+    private func waitForDaemon(socketPath: String, process: ChildProcess) async throws {
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
-            guard process.isRunning else { throw DemoError("the daemon exited with status \(process.terminationStatus); see its log") }
+            if let status = process.exitStatus() { throw DemoError("the daemon exited with status \(status); see its log") }
             if (try? ControlClient.send(ControlRequest(cmd: "version"), socketPath: socketPath, timeout: .seconds(1))) != nil {
                 return
             }

@@ -1,5 +1,8 @@
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
+import Dispatch
 import Glibc
+import Synchronization
 import ThrowawayCluster
 
 /// Where the demo finds its sibling binary and the repository's extension files.
@@ -33,34 +36,18 @@ struct DemoBinaries {
         return nil
     }
 
-    func startDaemon(configPath: String, logPath: String) throws -> Process {
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: daemonPath)
-        process.arguments = ["run", "--config", configPath]
+    func startDaemon(configPath: String, logPath: String) throws -> ChildProcess {
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = nil
         environment["JOURNAL_STREAM"] = nil
-        process.environment = environment
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        return process
+        return try ChildProcess(daemonPath, ["run", "--config", configPath], environment: environment, output: logPath, error: .sameAsOutput)
     }
 
     /// Runs `c77-secure-dbctl` with `arguments` and returns what it printed.
     func ctl(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ctlPath)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return output
+        let result = try ChildProcess.run(ctlPath, arguments, environment: ProcessInfo.processInfo.environment,
+                                          scratch: FileManager.default.temporaryDirectory.path)
+        return result.output + result.error
     }
 }
 
@@ -69,7 +56,7 @@ struct DemoBinaries {
 enum ExtensionInstaller {
     static func ensureInstalled(extensionDirectory: String?) throws {
         guard let source = extensionDirectory else {
-            let sharedir = try run("pg_config", ["--sharedir"]).output.trimmingCharacters(in: .whitespacesAndNewlines) + "/extension"
+            let sharedir = try run("pg_config", ["--sharedir"]).output.trimmingWhitespace() + "/extension"
             guard FileManager.default.fileExists(atPath: sharedir + "/c77_secure_db.control") else {
                 throw DemoError("the c77_secure_db extension is not installed and no extension/ folder was found; run `make -C extension install`")
             }
@@ -84,33 +71,23 @@ enum ExtensionInstaller {
     }
 
     private static func run(_ command: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [command] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        let result = try ChildProcess.run("/usr/bin/env", [command] + arguments, environment: ProcessInfo.processInfo.environment,
+                                          scratch: FileManager.default.temporaryDirectory.path)
+        return (result.status, result.output + result.error)
     }
 }
 
 /// Stops the daemon and removes the cluster, once, at the end or on SIGINT/SIGTERM.
-final class DemoCleanup: @unchecked Sendable {
+final class DemoCleanup: Sendable {
     private let cluster: ThrowawayCluster
-    private let lock = NSLock()
-    private var daemon: Process?
-    private var done = false
-    private var signalSources: [DispatchSourceSignal] = []
+    private let state = Mutex<(daemon: ChildProcess?, done: Bool, signalSources: [any DispatchSourceSignal])>((nil, false, []))
 
     init(cluster: ThrowawayCluster) {
         self.cluster = cluster
     }
 
-    func setDaemon(_ process: Process) {
-        lock.withLock { daemon = process }
+    func setDaemon(_ process: ChildProcess) {
+        state.withLock { $0.daemon = process }
     }
 
     func installSignalHandlers() {
@@ -123,19 +100,19 @@ final class DemoCleanup: @unchecked Sendable {
                 exit(130)
             }
             source.resume()
-            signalSources.append(source)
+            state.withLock { $0.signalSources.append(source) }
         }
     }
 
-    func run(daemon explicit: Process?) {
-        let (first, process): (Bool, Process?) = lock.withLock {
-            defer { done = true }
-            return (!done, explicit ?? daemon)
+    func run(daemon explicit: ChildProcess?) {
+        let (first, process): (Bool, ChildProcess?) = state.withLock { state in
+            defer { state.done = true }
+            return (!state.done, explicit ?? state.daemon)
         }
         guard first else { return }
-        if let process, process.isRunning {
+        if let process, process.exitStatus() == nil {
             process.terminate()
-            process.waitUntilExit()
+            _ = process.waitForExit()
         }
         cluster.destroy()
     }

@@ -1,5 +1,6 @@
 import ControlSocket
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 import Glibc
 import MonitorConfig
 
@@ -115,7 +116,7 @@ enum DetectionTimestamp {
         }
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ",
+        return String(cFormat: "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ",
                       Int32(parts.tm_year) + 1900, parts.tm_mon + 1, parts.tm_mday,
                       parts.tm_hour, parts.tm_min, parts.tm_sec, fraction)
     }
@@ -124,7 +125,7 @@ enum DetectionTimestamp {
         guard text.hasSuffix("Z") else { return nil }
         let body = text.dropLast()
         let whole = body.split(separator: ".", maxSplits: 1)
-        guard let seconds = ISO8601DateFormatter().date(from: String(whole[0]) + "Z") else { return nil }
+        guard let seconds = try? Date(String(whole[0]) + "Z", strategy: .iso8601) else { return nil }
         guard whole.count == 2 else { return seconds }
         guard let fraction = Double("0." + whole[1]), whole[1].allSatisfy(\.isNumber) else { return nil }
         return seconds.addingTimeInterval(fraction)

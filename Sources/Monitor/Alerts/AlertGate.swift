@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// De-duplication: decides which raised alerts go out, without I/O.
 ///

@@ -1,6 +1,6 @@
 import ControlSocket
 import DigestLog
-import Foundation
+import FoundationEssentials
 import Glibc
 
 /// Answers control-socket commands: `status`, `jobs`, `alerts`, `run`, `reload`, `version`,

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What `status` answers: the daemon as a whole at one moment.
 public struct DaemonStatus: Sendable, Codable {

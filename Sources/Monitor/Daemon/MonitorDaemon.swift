@@ -1,5 +1,6 @@
 import ControlSocket
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import MonitorConfig
 import Postgres

@@ -1,4 +1,5 @@
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 import Glibc
 
 /// An exclusive flock(2) on `<state_directory>/c77-secure-dbd.lock`, held for the life of the
@@ -32,7 +33,7 @@ public final class StateDirectoryLock: Sendable {
             let failure = errno
             close(fd)
             guard failure == EWOULDBLOCK else { throw AtomicFileError(path: path, errno: failure) }
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingWhitespace()
             throw InUse(path: path, holder: holder?.isEmpty == false ? holder : nil)
         }
         let pid = Array("\(getpid())\n".utf8)

@@ -1,5 +1,6 @@
 import ControlSocket
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 import MonitorConfig
 import Postgres
 
@@ -179,8 +180,7 @@ public struct AnomalyDetectionJob: MonitorJob {
             let p95 = try row.double("p95")
             return Finding(
                 type: .slowOperations, severity: .warning, subject: "\(schema).\(table)",
-                summary: String(format: "Operations on %@.%@ are slow: p95 %.0f ms over %@ (threshold %d ms)",
-                                schema, table, p95, slowWindow.humanReadable, slowOperationMs),
+                summary: "Operations on \(schema).\(table) are slow: p95 \(String(cFormat: "%.0f", p95)) ms over \(slowWindow.humanReadable) (threshold \(slowOperationMs) ms)",
                 schema: schema, table: table,
                 details: ["p95_ms": .number(p95), "max_ms": .number(try row.double("max_ms")),
                           "operation_count": .number(Double(try row.int("operations"))),

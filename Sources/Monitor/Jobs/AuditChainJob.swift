@@ -1,6 +1,7 @@
 import ControlSocket
 import DigestLog
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 import Postgres
 
 /// Keeps the extension's audit hash chain (extension 2.1) sealed and checks it
@@ -327,7 +328,7 @@ struct AuditChainStateStore: Sendable {
     }
 
     func save(_ state: AuditChainState) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+        try FileManager.default.createDirectory(atPath: path.parentDirectory,
                                                 withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601

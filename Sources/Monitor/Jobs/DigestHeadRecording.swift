@@ -1,6 +1,6 @@
 import ControlSocket
 import DigestLog
-import Foundation
+import FoundationEssentials
 import Postgres
 
 extension JobContext {

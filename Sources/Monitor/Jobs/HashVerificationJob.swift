@@ -1,5 +1,5 @@
 import ControlSocket
-import Foundation
+import FoundationEssentials
 import MonitorConfig
 import Postgres
 

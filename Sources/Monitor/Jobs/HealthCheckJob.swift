@@ -1,5 +1,6 @@
 import ControlSocket
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 
 /// Calls `c77_secure_db_health_check()` and compares its figures with the thresholds of
 /// `[job.health_check]`: the error rate over the last hour (percent) and the number of
@@ -54,7 +55,7 @@ public struct HealthCheckJob: MonitorJob {
         if health.errorRate1h > errorRateThreshold {
             await context.alerts.raiseCondition(Alert(
                 type: .highErrorRate, severity: .warning,
-                summary: String(format: "Error rate %.2f%% over the last hour exceeds %.2f%% (%d of %d operations failed)",
+                summary: String(cFormat: "Error rate %.2f%% over the last hour exceeds %.2f%% (%d of %d operations failed)",
                                 health.errorRate1h, errorRateThreshold, health.recentErrors1h, health.recentOperations1h),
                 job: name, database: database,
                 details: ["error_rate_1h": .number(health.errorRate1h), "threshold": .number(errorRateThreshold),
@@ -81,7 +82,7 @@ public struct HealthCheckJob: MonitorJob {
         }
 
         return JobReport(
-            summary: String(format: "error rate %.2f%% (%d/%d), %d active tokens, %d secure schemas",
+            summary: String(cFormat: "error rate %.2f%% (%d/%d), %d active tokens, %d secure schemas",
                             health.errorRate1h, health.recentErrors1h, health.recentOperations1h,
                             health.activeTokens, health.secureSchemasCount ?? 0),
             figures: [

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// How far a long run has got, as status and systemd's STATUS= show it.

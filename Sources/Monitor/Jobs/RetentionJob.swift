@@ -1,5 +1,5 @@
 import ControlSocket
-import Foundation
+import FoundationEssentials
 
 /// Applies the retention policy (`[job.retention]`, off by default): removes audit rows older
 /// than `audit_max_age` in batches of `batch_size` through the extension's

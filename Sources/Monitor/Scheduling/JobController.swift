@@ -1,6 +1,6 @@
-import Foundation
-import MonitorConfig
+import FoundationEssentials
 import Logging
+import MonitorConfig
 import Synchronization
 
 /// Runs one job on its schedule and on request, never two runs at once, each bounded by the

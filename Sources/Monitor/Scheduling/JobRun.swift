@@ -1,5 +1,5 @@
 import ControlSocket
-import Foundation
+import FoundationEssentials
 
 /// One run of a job, as kept in its bounded history and shown by `status` and `jobs`.
 public struct JobRun: Sendable, Codable, Equatable {

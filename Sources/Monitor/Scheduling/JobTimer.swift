@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import MonitorConfig
 
 /// When a job is due next: a value-type state machine over its schedule, without I/O.

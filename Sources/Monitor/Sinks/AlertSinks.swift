@@ -1,4 +1,5 @@
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 import Logging
 import MonitorConfig
 
@@ -20,7 +21,7 @@ enum AlertSinks {
                 do {
                     return try String(contentsOfFile: path, encoding: .utf8)
                 } catch {
-                    throw SinkSetupError(description: "[sink.webhook] secret_file \(path): \(error.localizedDescription)")
+                    throw SinkSetupError(description: "[sink.webhook] secret_file \(path): \(error.systemDescription)")
                 }
             }
             sinks.append(try WebhookSink(

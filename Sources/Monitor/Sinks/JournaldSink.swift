@@ -1,6 +1,7 @@
 import ControlSocket
 import Crypto
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 import MonitorConfig
 import Systemd
 
@@ -66,7 +67,7 @@ public actor JournaldSink: AlertSink {
     /// SHA-256("c77-secure-db alert " + type), hex, as `journalctl MESSAGE_ID=` expects.
     static func messageID(for type: AlertType) -> String {
         let digest = SHA256.hash(data: Data("c77-secure-db alert \(type.rawValue)".utf8))
-        return digest.prefix(16).map { String(format: "%02x", $0) }.joined()
+        return digest.prefix(16).hexadecimal
     }
 }
 

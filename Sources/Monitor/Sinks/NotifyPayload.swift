@@ -1,5 +1,5 @@
 import ControlSocket
-import Foundation
+import FoundationEssentials
 
 /// The JSON payload of the NOTIFY sink, always within PostgreSQL's NOTIFY limit.
 enum NotifyPayload {

@@ -1,5 +1,5 @@
 import ControlSocket
-import Foundation
+import FoundationEssentials
 import MonitorConfig
 
 /// The JSON bodies the webhook sink posts.
@@ -26,7 +26,7 @@ enum WebhookPayload {
         if !alert.details.isEmpty, let details = try? String(decoding: encoder.encode(alert.details), as: UTF8.self) {
             annotations["details"] = details
         }
-        let timestamp = ISO8601DateFormatter().string(from: alert.createdAt)
+        let timestamp = alert.createdAt.formatted(.iso8601)
         let body = AlertmanagerBody(
             receiver: "c77-secure-dbd",
             status: alert.status.rawValue,

@@ -1,5 +1,6 @@
 import Crypto
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 
 /// Signs webhook deliveries the Standard Webhooks way: `webhook-signature: v1,<base64>` where
 /// the MAC is HMAC-SHA256 over `"<webhook-id>.<webhook-timestamp>.<body>"`, keyed with the
@@ -14,7 +15,7 @@ public struct WebhookSigner: Sendable {
 
     /// - Parameter secret: `whsec_<base64>`, surrounding whitespace ignored.
     public init(secret: String) throws {
-        let trimmed = secret.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = secret.trimmingWhitespace()
         guard trimmed.hasPrefix("whsec_") else {
             throw InvalidSecret(description: "webhook secret must start with whsec_")
         }

@@ -1,7 +1,5 @@
-import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import FoundationEssentials
+import HTTPPost
 import Logging
 import MonitorConfig
 
@@ -25,7 +23,6 @@ public actor WebhookSink: AlertSink {
     private let maxAttempts: Int
     private let retry: RetryPolicy
     private let spool: WebhookSpool
-    private let session: URLSession
     private let logger: Logger
     private var queue: [WebhookSpool.Entry] = []
     private var attempts = 0
@@ -48,10 +45,6 @@ public actor WebhookSink: AlertSink {
         self.spool = try WebhookSpool(directory: spoolDirectory)
         self.minSeverity = minSeverity
         self.logger = logger
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout.timeInterval
-        configuration.timeoutIntervalForResource = timeout.timeInterval
-        self.session = URLSession(configuration: configuration)
         self.counters = SinkStatus(name: "webhook")
         self.queue = spool.pending()
         self.counters.spooled = queue.count
@@ -146,33 +139,31 @@ public actor WebhookSink: AlertSink {
     }
 
     private func post(_ entry: WebhookSpool.Entry) async -> Outcome {
-        let body = Data(entry.body.utf8)
-        var request = URLRequest(url: url, timeoutInterval: timeout.timeInterval)
-        request.httpMethod = "POST"
-        request.httpBody = body
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.setValue("c77-secure-dbd/\(MonitorVersion.current)", forHTTPHeaderField: "User-Agent")
+        let body = Array(entry.body.utf8)
         let timestamp = Int(Date().timeIntervalSince1970)
-        request.setValue(entry.id, forHTTPHeaderField: "webhook-id")
-        request.setValue(String(timestamp), forHTTPHeaderField: "webhook-timestamp")
+        var headers: [(name: String, value: String)] = [
+            ("Content-Type", "application/json"),
+            ("User-Agent", "c77-secure-dbd/\(MonitorVersion.current)"),
+            ("webhook-id", entry.id),
+            ("webhook-timestamp", String(timestamp)),
+        ]
         if let signer {
-            request.setValue(signer.signature(id: entry.id, timestamp: timestamp, body: body), forHTTPHeaderField: "webhook-signature")
+            headers.append(("webhook-signature", signer.signature(id: entry.id, timestamp: timestamp, body: Data(body))))
         }
         do {
-            let (_, response) = try await session.data(for: request)
-            guard let http = response as? HTTPURLResponse else { return .retry("not an HTTP response", retryAfter: nil) }
-            switch http.statusCode {
+            let response = try await HTTPPost.send(to: url, headers: headers, body: body, timeout: timeout)
+            switch response.status {
             case 200..<300:
                 return .delivered
             case 410:
                 return .gone
             case 408, 429, 500...599:
-                return .retry("HTTP \(http.statusCode)", retryAfter: RetryPolicy.parseRetryAfter(http.value(forHTTPHeaderField: "Retry-After")))
+                return .retry("HTTP \(response.status)", retryAfter: RetryPolicy.parseRetryAfter(response.value(for: "Retry-After")))
             default:
-                return .rejected("HTTP \(http.statusCode)")
+                return .rejected("HTTP \(response.status)")
             }
         } catch {
-            return .retry(error.localizedDescription, retryAfter: nil)
+            return .retry(error.description, retryAfter: nil)
         }
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 import Glibc
 
 /// The webhook sink's on-disk queue: every alert is written here, durably, before the first
@@ -44,14 +45,14 @@ struct WebhookSpool: Sendable {
             do {
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             } catch {
-                throw SpoolError(description: "cannot create spool directory \(path): \(error.localizedDescription)")
+                throw SpoolError(description: "cannot create spool directory \(path): \(error.systemDescription)")
             }
         }
     }
 
     /// Durably stores a delivery and returns its entry.
     func append(id: String, body: String) throws -> Entry {
-        let sequence = String(format: "%016llu", UInt64(Date().timeIntervalSince1970 * 1_000_000))
+        let sequence = String(cFormat: "%016llu", UInt64(Date().timeIntervalSince1970 * 1_000_000))
         let name = "\(sequence)-\(id.filter { $0.isLetter || $0.isNumber || $0 == "-" }).json"
         let data = try JSONEncoder().encode(Entry(id: id, body: body, file: name))
         let temporary = "\(directory)/.\(name).tmp"

@@ -1,4 +1,5 @@
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 import Glibc
 
 /// Replaces the file at `path` with `data` so that readers see the old or the new content,
@@ -19,7 +20,7 @@ func writeAtomically(_ data: Data, to path: String) throws {
 /// rename survives a crash.
 func renameDurably(_ source: String, to path: String) throws {
     guard rename(source, path) == 0 else { throw AtomicFileError(path: path, errno: errno) }
-    let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    let directory = open(path.parentDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     if directory >= 0 {
         fsync(directory)
         close(directory)

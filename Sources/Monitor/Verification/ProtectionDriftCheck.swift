@@ -1,5 +1,5 @@
 import ControlSocket
-import Foundation
+import FoundationEssentials
 import Postgres
 
 /// Checks, at the start of every verification pass, that the protection itself is intact:

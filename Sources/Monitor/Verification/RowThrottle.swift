@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Limits verification to `max_rows_per_second` across all workers (a token bucket holding
 /// at most one second's worth of rows). A rate of 0 means unthrottled.

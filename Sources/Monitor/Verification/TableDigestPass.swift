@@ -1,5 +1,5 @@
 import ControlSocket
-import Foundation
+import FoundationEssentials
 import MonitorConfig
 import Postgres
 
@@ -292,7 +292,7 @@ struct TableDigestPass: Sendable {
     /// A PostgreSQL array literal of `values`, every element quoted, nil as NULL.
     static func arrayLiteral(_ values: [String?]) -> String {
         let elements = values.map { value in
-            value.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" } ?? "NULL"
+            value.map { "\"" + $0.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\"" } ?? "NULL"
         }
         return "{" + elements.joined(separator: ",") + "}"
     }

@@ -1,5 +1,6 @@
 import Crypto
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 import MonitorConfig
 
 /// One row as the table digest job remembers it: its primary key (as text) and its row digest
@@ -87,12 +88,5 @@ extension Data {
         case UInt8(ascii: "A")...UInt8(ascii: "F"): character - UInt8(ascii: "A") + 10
         default: nil
         }
-    }
-}
-
-extension Sequence<UInt8> {
-    /// Lowercase hex text of the bytes.
-    var hexadecimal: String {
-        map { String(format: "%02x", $0) }.joined()
     }
 }

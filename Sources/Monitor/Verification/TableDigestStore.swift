@@ -1,5 +1,7 @@
 import Crypto
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
+import Glibc
 import MonitorConfig
 
 /// Reads and writes the table digest job's state in `<state_directory>/table-digests/` (mode

@@ -1,4 +1,6 @@
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
+import Glibc
 import MonitorConfig
 
 /// How far a pass over one table has got, kept in `state_directory` so that a restarted
@@ -68,10 +70,23 @@ struct CheckpointStore: Sendable {
 
     /// One file per table; names are percent-encoded so any identifier is a safe file name.
     func path(_ table: SecureTable) -> String {
-        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "_-"))
-        let name = [table.schema, table.table]
-            .map { $0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0 }
-            .joined(separator: ".")
-        return "\(directory)/\(name).json"
+        "\(directory)/\(Self.fileNameComponent(table.schema)).\(Self.fileNameComponent(table.table)).json"
+    }
+
+    /// `text` with every byte of its UTF-8 but ASCII letters, digits, `_` and `-`
+    /// percent-encoded: the names earlier versions wrote with Foundation's
+    /// `addingPercentEncoding(withAllowedCharacters:)` (which on Linux encodes all non-ASCII).
+    private static func fileNameComponent(_ text: String) -> String {
+        var name = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "_"), UInt8(ascii: "-"):
+                name.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                name += String(cFormat: "%%%02X", byte)
+            }
+        }
+        return name
     }
 }

@@ -1,8 +1,7 @@
 import ControlSocket
-import MonitorConfig
-import Foundation
-import MonitorConfig
+import FoundationEssentials
 import Logging
+import MonitorConfig
 
 /// The shared state of one table's verification while its workers run: the checkpoint,
 /// the mismatch count and the alerts, progress, and periodic checkpoint saves.
