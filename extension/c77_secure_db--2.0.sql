@@ -297,6 +297,15 @@ BEGIN
     FROM used JOIN pg_type t ON t.oid = used.typ JOIN pg_roles o ON o.oid = t.typowner
     WHERE t.typtype = 'd' AND NOT o.rolsuper
     UNION ALL
+    -- A rule: its actions write other tables, with whatever those run.
+    SELECT format('rule %s', r.rulename) FROM pg_rewrite r WHERE r.ev_class = p_relid AND r.rulename <> '_RETURN'
+    UNION ALL
+    -- A trigger function of a non-superuser, even SECURITY DEFINER: it could change a row
+    -- after the protection trigger hashed it.
+    SELECT format('trigger %s', t.tgname)
+    FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_roles o ON o.oid = p.proowner
+    WHERE t.tgrelid = p_relid AND NOT t.tgisinternal AND NOT o.rolsuper
+    UNION ALL
     SELECT p.oid::regprocedure::text
     FROM pg_depend d
     JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
@@ -664,9 +673,21 @@ DECLARE
     v_meta @extschema@.c77_secure_db_table_meta;
     v_token uuid;
     v_count bigint := 0;
+    v_rows boolean;
 BEGIN
     DELETE FROM @extschema@.c77_secure_db_table_meta WHERE relid = p_relid;
     v_meta := @extschema@.c77_secure_db_table_meta_for(p_relid);
+    -- Re-hashing runs the table's functions with the extension owner's rights: never a
+    -- non-superuser's (an empty table runs none).
+    IF v_meta.has_content_hash AND v_meta.unsafe_functions IS NOT NULL THEN
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I%s)', v_meta.schema_name, v_meta.table_name,
+                       CASE WHEN p_only_unhashed THEN ' WHERE content_hash IS NULL' ELSE '' END) INTO v_rows;
+        IF v_rows THEN
+            RAISE EXCEPTION 'Table %.% calls functions owned by a non-superuser (%) in defaults, constraints, indexes, triggers, policies or rules; its rows will not be re-hashed with the extension owner''s rights',
+                v_meta.schema_name, v_meta.table_name, v_meta.unsafe_functions
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    END IF;
     IF v_meta.has_content_hash THEN
         v_token := @extschema@.c77_secure_db_authorize('rehash', p_relid);
         EXECUTE format('UPDATE ONLY %I.%I SET content_hash = NULL%s', v_meta.schema_name, v_meta.table_name,
@@ -1378,6 +1399,11 @@ BEGIN
         RAISE EXCEPTION 'Table %.% is not a table of a secure schema', p_schema_name, p_table_name;
     END IF;
     v_meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
+    IF v_meta.unsafe_functions IS NOT NULL THEN
+        RAISE EXCEPTION 'Table %.% calls functions owned by a non-superuser (%) in defaults, constraints, indexes, triggers, policies or rules; its rows will not be re-hashed with the extension owner''s rights',
+            p_schema_name, p_table_name, v_meta.unsafe_functions
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     v_token := @extschema@.c77_secure_db_authorize('fix_hash', v_relid);
     -- Only the row as it was verified: if its stored hash changed since, nobody has seen
     -- that change yet, and it is left for the next verification to report.

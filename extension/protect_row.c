@@ -73,10 +73,12 @@ session_plan(SPIPlanPtr *plan, const char *schema, const char *sql)
 
 /*
  * Looks up, with SPI connected: the operation a token authorizes for a row of relid (NULL:
- * none), and the table's security columns, copied into caller's memory.
+ * none; only if need_token), and, if need_columns and it is authorized, the table's security
+ * columns, copied into caller's memory.
  */
 static const char *
-read_table(const char *schema, Oid relid, bool need_token, SecurityColumns *columns, MemoryContext caller)
+read_table(const char *schema, Oid relid, bool need_token, bool need_columns, SecurityColumns *columns,
+		   MemoryContext caller)
 {
 	Datum		arg = ObjectIdGetDatum(relid);
 	const char *kind = NULL;
@@ -94,6 +96,8 @@ read_table(const char *schema, Oid relid, bool need_token, SecurityColumns *colu
 			return NULL;
 		kind = MemoryContextStrdup(caller, kind);
 	}
+	if (!need_columns)
+		return kind;
 
 	/* The table's cached description, made on a miss. */
 	if (SPI_execute_plan(session_plan(&cached_meta_plan, schema,
@@ -144,19 +148,34 @@ typedef struct Changes
  * Sets column name to value, given as a datum of type (or NULL), converted to the column's
  * type as an assignment would: directly when the types match, else through text.
  */
+/* The attribute number of a column the table's description says it has. */
+static int
+column_number(TupleDesc desc, const char *name)
+{
+	int			attnum = SPI_fnumber(desc, name);
+
+	if (attnum <= 0)
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("record \"new\" has no field \"%s\"", name)));
+	return attnum;
+}
+
 static void
 change(Changes *changes, const char *name, Datum value, Oid type, bool null)
 {
-	int			attnum = SPI_fnumber(changes->desc, name);
-	Form_pg_attribute attribute;
+	int			attnum = column_number(changes->desc, name);
+	Form_pg_attribute attribute = TupleDescAttr(changes->desc, attnum - 1);
 	int			i = changes->count++;
 
-	if (attnum <= 0)
-		elog(ERROR, "c77_secure_db: column %s not found", name);
-	attribute = TupleDescAttr(changes->desc, attnum - 1);
 	changes->attnums[i] = attnum;
 	changes->nulls[i] = null;
-	if (null || (attribute->atttypid == type && attribute->atttypmod < 0))
+	if (null)
+	{
+		/* A domain may refuse NULL. */
+		if (get_typtype(attribute->atttypid) == TYPTYPE_DOMAIN)
+			domain_check((Datum) 0, true, attribute->atttypid, NULL, CurrentMemoryContext);
+		changes->values[i] = (Datum) 0;
+	}
+	else if (attribute->atttypid == type && attribute->atttypmod < 0)
 		changes->values[i] = value;
 	else
 	{
@@ -180,7 +199,7 @@ c77_secure_db_protect_row(PG_FUNCTION_ARGS)
 	Oid			relid;
 	const char *statement;
 	const char *kind;
-	SecurityColumns columns;
+	SecurityColumns columns = {false, false, false, false, false, NULL};
 	HeapTuple	row;
 	Changes		changes;
 	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
@@ -197,7 +216,7 @@ c77_secure_db_protect_row(PG_FUNCTION_ARGS)
 		elog(ERROR, "c77_secure_db: SPI_connect failed");
 	{
 		const char *token_kind = read_table(get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid)), relid,
-											kind == NULL, &columns, caller);
+											kind == NULL, !TRIGGER_FIRED_BY_DELETE(trigger->tg_event), &columns, caller);
 
 		if (kind == NULL)
 			kind = token_kind;
@@ -230,7 +249,7 @@ c77_secure_db_protect_row(PG_FUNCTION_ARGS)
 		row = trigger->tg_newtuple;
 		if (columns.created_at)
 		{
-			int			attnum = SPI_fnumber(changes.desc, "created_at");
+			int			attnum = column_number(changes.desc, "created_at");
 			bool		null;
 			Datum		old = heap_getattr(trigger->tg_trigtuple, attnum, changes.desc, &null);
 

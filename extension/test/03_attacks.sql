@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(49);
+SELECT plan(52);
 
 CREATE ROLE app_owner LOGIN;
 CREATE ROLE app_user LOGIN IN ROLE c77_secure_db_user;
@@ -110,6 +110,33 @@ SELECT c77_secure_db_operation('{"schema_name":"bank","table_name":"tips","opera
 SELECT is(c77_secure_db_operation('{"schema_name":"bank","table_name":"tips","operation":"update","data":{"id":999,"n":666}}') ->> 'success',
     'false', 'an update whose grant another write took fails');
 SELECT is((SELECT note FROM bank.tips WHERE id = 1), 'real', 'and the other write is undone');
+
+-- A rule writes other tables, with whatever they run; a trigger function of a non-superuser,
+-- even SECURITY DEFINER, could change a row after it was hashed: both make a table unsafe.
+CREATE TABLE own.log (what text);
+CREATE TABLE bank.ruled (id bigserial PRIMARY KEY, v text, content_hash text, hash_version integer DEFAULT 1);
+CREATE RULE keep_log AS ON INSERT TO bank.ruled DO ALSO INSERT INTO own.log VALUES ('ruled');
+SELECT matches(c77_secure_db_operation('{"schema_name":"bank","table_name":"ruled","operation":"insert","data":{"v":"x"}}') ->> 'error',
+    'non-superuser \(rule keep_log\)', 'a table with a rule is refused');
+SET LOCAL ROLE app_owner;
+CREATE FUNCTION own.later() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$BEGIN RETURN NEW; END$$;
+RESET ROLE;
+CREATE TABLE bank.late (id bigserial PRIMARY KEY, v text, content_hash text, hash_version integer DEFAULT 1);
+CREATE TRIGGER zz_later BEFORE INSERT ON bank.late FOR EACH ROW EXECUTE FUNCTION own.later();
+SELECT matches(c77_secure_db_operation('{"schema_name":"bank","table_name":"late","operation":"insert","data":{"v":"x"}}') ->> 'error',
+    'non-superuser \(trigger zz_later\)', 'a table with a non-superuser''s SECURITY DEFINER trigger is refused');
+
+-- Registering a schema re-hashes its rows with the owner's rights: refused for a table with
+-- rows whose CHECK calls a non-superuser's function, and nothing of it runs.
+CREATE SCHEMA trapped AUTHORIZATION app_owner;
+SET LOCAL ROLE app_owner;
+CREATE FUNCTION own.check_it(bigint) RETURNS boolean LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'check ran as %', current_user; END$$;
+CREATE TABLE trapped.t (id bigint PRIMARY KEY, content_hash text);
+INSERT INTO trapped.t VALUES (1, NULL);
+ALTER TABLE trapped.t ADD CONSTRAINT checked CHECK (own.check_it(id)) NOT VALID;
+RESET ROLE;
+SELECT throws_like($$SELECT c77_secure_db_manage_secure_schemas('add', 'trapped')$$,
+    '%calls functions owned by a non-superuser (own.check_it(bigint))%will not be re-hashed%', 'such a schema is not registered');
 
 -- Tokens that must not authorize anything.
 SELECT set_config('c77_secure_db.auth_token', gen_random_uuid()::text, true);
