@@ -631,32 +631,31 @@ BEGIN
 END
 $$;
 
--- sql_drop, for what a table's description depends on: an index, trigger, rule, policy,
--- constraint or default dropped in a secure schema makes the tables of that schema be
--- described anew on their next write (dropped objects no longer name their table). Without
--- this, a table stayed refused after the unsafe index that got it refused was dropped.
-CREATE FUNCTION c77_secure_db_forget_schema_tables(p_schema text) RETURNS void
+-- sql_drop, for what a table's description depends on: dropping an index, trigger, rule,
+-- policy, constraint or default in a secure schema makes the tables of that schema that the
+-- write path refuses (unsafe_functions) be described anew on their next write (a dropped
+-- object no longer names its table; a drop can only make a table safer, and a refused table
+-- has no writers to lose). Without this, a table stayed refused after the unsafe index that
+-- got it refused was dropped. The SECURITY DEFINER half reads the dropped objects itself, so
+-- it does nothing outside an sql_drop event trigger.
+CREATE FUNCTION c77_secure_db_forget_refused_after_drop() RETURNS void
 LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, @extschema@, pg_temp
-AS $$ DELETE FROM @extschema@.c77_secure_db_table_meta WHERE schema_name = p_schema $$;
--- The event trigger runs as whoever drops; forgetting only makes descriptions be built anew.
-GRANT EXECUTE ON FUNCTION c77_secure_db_forget_schema_tables(text) TO PUBLIC;
+AS $$
+    DELETE FROM @extschema@.c77_secure_db_table_meta
+    WHERE unsafe_functions IS NOT NULL
+      AND schema_name IN (SELECT address_names[1] FROM pg_event_trigger_dropped_objects()
+                          WHERE object_type IN ('index', 'trigger', 'rule', 'policy', 'table constraint', 'default value'))
+$$;
+-- The event trigger runs as whoever drops.
+GRANT EXECUTE ON FUNCTION c77_secure_db_forget_refused_after_drop() TO PUBLIC;
 
 CREATE FUNCTION c77_secure_db_on_dependent_drop() RETURNS event_trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
-DECLARE
-    v_schema text;
 BEGIN
-    FOR v_schema IN
-        SELECT DISTINCT address_names[1] FROM pg_event_trigger_dropped_objects()
-        WHERE object_type IN ('index', 'trigger', 'rule', 'policy', 'table constraint', 'default value')
-    LOOP
-        IF @extschema@.c77_secure_db_is_secure_schema(v_schema) THEN
-            PERFORM @extschema@.c77_secure_db_forget_schema_tables(v_schema);
-        END IF;
-    END LOOP;
+    PERFORM @extschema@.c77_secure_db_forget_refused_after_drop();
 END
 $$;
 CREATE EVENT TRIGGER c77_secure_db_dependent_drop ON sql_drop

@@ -279,7 +279,7 @@ BEGIN
     WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped;
 
     -- The types of the columns, and those they are made of (domains' base types, arrays'
-    -- elements, composite types' attributes): a domain's CHECK constraints run on every write.
+    -- elements, ranges' subtypes, multiranges' ranges, composite types' attributes).
     WITH RECURSIVE used(typ) AS (
         SELECT atttypid FROM pg_attribute WHERE attrelid = p_relid AND attnum > 0 AND NOT attisdropped
         UNION
@@ -287,37 +287,54 @@ BEGIN
         FROM used JOIN pg_type t ON t.oid = used.typ
         CROSS JOIN LATERAL (SELECT t.typbasetype WHERE t.typtype = 'd'
                             UNION ALL SELECT t.typelem WHERE t.typelem <> 0
+                            UNION ALL SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = t.oid
+                            UNION ALL SELECT r.rngtypid FROM pg_range r WHERE r.rngmultitypid = t.oid
                             UNION ALL SELECT a.atttypid FROM pg_attribute a
                                       WHERE t.typrelid <> 0 AND a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) AS part(typ)
+    ),
+    -- What the table's defaults, constraints (its own and its types'), types' defaults,
+    -- indexes, triggers, policies and rules depend on.
+    deps AS (
+        SELECT d.refclassid, d.refobjid FROM pg_depend d
+        WHERE (d.classid = 'pg_attrdef'::regclass AND d.objid IN (SELECT oid FROM pg_attrdef WHERE adrelid = p_relid))
+           OR (d.classid = 'pg_constraint'::regclass
+               AND d.objid IN (SELECT oid FROM pg_constraint WHERE conrelid = p_relid OR contypid IN (SELECT typ FROM used)))
+           OR (d.classid = 'pg_type'::regclass AND d.objid IN (SELECT typ FROM used))
+           OR (d.classid = 'pg_class'::regclass AND d.objid IN (SELECT indexrelid FROM pg_index WHERE indrelid = p_relid))
+           OR (d.classid = 'pg_trigger'::regclass AND d.objid IN (SELECT oid FROM pg_trigger WHERE tgrelid = p_relid))
+           OR (d.classid = 'pg_policy'::regclass AND d.objid IN (SELECT oid FROM pg_policy WHERE polrelid = p_relid))
+           OR (d.classid = 'pg_rewrite'::regclass AND d.objid IN (SELECT oid FROM pg_rewrite WHERE ev_class = p_relid))
     )
     SELECT string_agg(DISTINCT unsafe, ', ') INTO v_meta.unsafe_functions
     FROM (
-    -- A domain a non-superuser owns: its owner can add a constraint calling any function.
-    SELECT format('domain %s', t.oid::regtype) AS unsafe
+    -- A domain, enum, range or multirange type a non-superuser owns: its owner can add a
+    -- constraint calling any function, or a cast to json that to_jsonb() would call.
+    SELECT format('%s %s', CASE t.typtype WHEN 'd' THEN 'domain' WHEN 'e' THEN 'enum' WHEN 'r' THEN 'range' ELSE 'multirange' END,
+                  t.oid::regtype) AS unsafe
     FROM used JOIN pg_type t ON t.oid = used.typ JOIN pg_roles o ON o.oid = t.typowner
-    WHERE t.typtype = 'd' AND NOT o.rolsuper
+    WHERE t.typtype IN ('d', 'e', 'r', 'm') AND NOT o.rolsuper
     UNION ALL
     -- A rule: its actions write other tables, with whatever those run.
     SELECT format('rule %s', r.rulename) FROM pg_rewrite r WHERE r.ev_class = p_relid AND r.rulename <> '_RETURN'
     UNION ALL
-    -- A trigger function of a non-superuser, even SECURITY DEFINER: it could change a row
-    -- after the protection trigger hashed it.
+    -- A trigger function of a non-superuser: it could change a row after it was hashed.
     SELECT format('trigger %s', t.tgname)
     FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_roles o ON o.oid = p.proowner
     WHERE t.tgrelid = p_relid AND NOT t.tgisinternal AND NOT o.rolsuper
     UNION ALL
+    -- A function of a non-superuser, SECURITY DEFINER or not (ALTER FUNCTION can make it an
+    -- invoker's function at any time, without touching the table).
     SELECT p.oid::regprocedure::text
-    FROM pg_depend d
-    JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
+    FROM deps d JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
     JOIN pg_roles o ON o.oid = p.proowner
-    WHERE NOT o.rolsuper AND NOT p.prosecdef AND (
-           (d.classid = 'pg_attrdef'::regclass AND d.objid IN (SELECT oid FROM pg_attrdef WHERE adrelid = p_relid))
-        OR (d.classid = 'pg_constraint'::regclass AND d.objid IN (SELECT oid FROM pg_constraint WHERE contypid IN (SELECT typ FROM used)))
-        OR (d.classid = 'pg_constraint'::regclass AND d.objid IN (SELECT oid FROM pg_constraint WHERE conrelid = p_relid))
-        OR (d.classid = 'pg_class'::regclass AND d.objid IN (SELECT indexrelid FROM pg_index WHERE indrelid = p_relid))
-        OR (d.classid = 'pg_trigger'::regclass AND d.objid IN (SELECT oid FROM pg_trigger WHERE tgrelid = p_relid))
-        OR (d.classid = 'pg_policy'::regclass AND d.objid IN (SELECT oid FROM pg_policy WHERE polrelid = p_relid))
-        OR (d.classid = 'pg_rewrite'::regclass AND d.objid IN (SELECT oid FROM pg_rewrite WHERE ev_class = p_relid)))
+    WHERE NOT o.rolsuper
+    UNION ALL
+    -- An operator of a non-superuser, or over a non-superuser's function (expressions
+    -- depend on the operator, not on its function).
+    SELECT format('operator %s', op.oid::regoperator)
+    FROM deps d JOIN pg_operator op ON d.refclassid = 'pg_operator'::regclass AND op.oid = d.refobjid
+    JOIN pg_roles oo ON oo.oid = op.oprowner JOIN pg_proc p ON p.oid = op.oprcode JOIN pg_roles po ON po.oid = p.proowner
+    WHERE NOT (oo.rolsuper AND po.rolsuper)
     ) AS found;
 
     INSERT INTO @extschema@.c77_secure_db_table_meta VALUES (v_meta.*)
@@ -678,7 +695,8 @@ BEGIN
     DELETE FROM @extschema@.c77_secure_db_table_meta WHERE relid = p_relid;
     v_meta := @extschema@.c77_secure_db_table_meta_for(p_relid);
     -- Re-hashing runs the table's functions with the extension owner's rights: never a
-    -- non-superuser's (an empty table runs none).
+    -- non-superuser's. Such a table is not re-hashed at all (even an UPDATE of no rows runs
+    -- statement triggers); with rows to re-hash, that is an error.
     IF v_meta.has_content_hash AND v_meta.unsafe_functions IS NOT NULL THEN
         EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I%s)', v_meta.schema_name, v_meta.table_name,
                        CASE WHEN p_only_unhashed THEN ' WHERE content_hash IS NULL' ELSE '' END) INTO v_rows;
@@ -687,6 +705,7 @@ BEGIN
                 v_meta.schema_name, v_meta.table_name, v_meta.unsafe_functions
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
+        RETURN 0;
     END IF;
     IF v_meta.has_content_hash THEN
         v_token := @extschema@.c77_secure_db_authorize('rehash', p_relid);

@@ -51,6 +51,7 @@ typedef struct SecurityColumns
 	bool		content_hash;
 	bool		hash_version;
 	ArrayType  *hash_nulled;	/* attribute numbers hashed as NULL */
+	char	   *unsafe;			/* what the table would run of a non-superuser's, if any */
 } SecurityColumns;
 
 /* A plan of sql (%1$s: the extension's schema) kept for the session. */
@@ -102,12 +103,12 @@ read_table(const char *schema, Oid relid, bool need_token, bool need_columns, Se
 	/* The table's cached description, made on a miss. */
 	if (SPI_execute_plan(session_plan(&cached_meta_plan, schema,
 									  "SELECT has_created_at, has_updated_at, has_deleted_at, has_content_hash, has_hash_version,\n"
-									  "       hash_nulled FROM %1$s.c77_secure_db_table_meta WHERE relid = $1"),
+									  "       hash_nulled, unsafe_functions FROM %1$s.c77_secure_db_table_meta WHERE relid = $1"),
 						 &arg, NULL, false, 1) != SPI_OK_SELECT
 		|| (SPI_processed == 0
 			&& SPI_execute_plan(session_plan(&meta_plan, schema,
 											 "SELECT has_created_at, has_updated_at, has_deleted_at, has_content_hash, has_hash_version,\n"
-											 "       hash_nulled FROM %1$s.c77_secure_db_table_meta_for($1)"),
+											 "       hash_nulled, unsafe_functions FROM %1$s.c77_secure_db_table_meta_for($1)"),
 								&arg, NULL, false, 1) != SPI_OK_SELECT)
 		|| SPI_processed != 1)
 		elog(ERROR, "c77_secure_db: could not describe table %u", relid);
@@ -118,6 +119,9 @@ read_table(const char *schema, Oid relid, bool need_token, bool need_columns, Se
 	columns->deleted_at = DatumGetBool(SPI_getbinval(row, desc, 3, &null)) && !null;
 	columns->content_hash = DatumGetBool(SPI_getbinval(row, desc, 4, &null)) && !null;
 	columns->hash_version = DatumGetBool(SPI_getbinval(row, desc, 5, &null)) && !null;
+	columns->unsafe = SPI_getvalue(row, desc, 7);
+	if (columns->unsafe != NULL)
+		columns->unsafe = MemoryContextStrdup(caller, columns->unsafe);
 	columns->hash_nulled = NULL;
 	if (columns->content_hash)
 	{
@@ -190,6 +194,24 @@ change(Changes *changes, const char *name, Datum value, Oid type, bool null)
 	}
 }
 
+/* Whether a foreign key referencing the table has an action that writes the referencing table. */
+static bool
+cascades(Relation relation)
+{
+	TriggerDesc *triggers = relation->trigdesc;
+
+	for (int i = 0; triggers != NULL && i < triggers->numtriggers; i++)
+	{
+		Oid			function = triggers->triggers[i].tgfoid;
+
+		if (function == F_RI_FKEY_CASCADE_DEL || function == F_RI_FKEY_CASCADE_UPD
+			|| function == F_RI_FKEY_SETNULL_DEL || function == F_RI_FKEY_SETNULL_UPD
+			|| function == F_RI_FKEY_SETDEFAULT_DEL || function == F_RI_FKEY_SETDEFAULT_UPD)
+			return true;
+	}
+	return false;
+}
+
 Datum
 c77_secure_db_protect_row(PG_FUNCTION_ARGS)
 {
@@ -199,7 +221,8 @@ c77_secure_db_protect_row(PG_FUNCTION_ARGS)
 	Oid			relid;
 	const char *statement;
 	const char *kind;
-	SecurityColumns columns = {false, false, false, false, false, NULL};
+	SecurityColumns columns = {false, false, false, false, false, NULL, NULL};
+	bool		granted;
 	HeapTuple	row;
 	Changes		changes;
 	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
@@ -212,6 +235,7 @@ c77_secure_db_protect_row(PG_FUNCTION_ARGS)
 		: TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) ? "UPDATE" : "DELETE";
 
 	kind = c77_secure_db_take_grant(relid, statement);
+	granted = kind != NULL;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "c77_secure_db: SPI_connect failed");
 	{
@@ -228,6 +252,23 @@ c77_secure_db_protect_row(PG_FUNCTION_ARGS)
 				 errmsg("Direct modifications not allowed on secure table %s.%s. Use c77_secure_db_operation() function.",
 						get_namespace_name(RelationGetNamespace(relation)), RelationGetRelationName(relation)),
 				 errhint("Writes to tables of a secure schema must go through c77_secure_db_operation().")));
+
+	/*
+	 * This function runs with its owner's (a superuser's) rights: the row's types are not
+	 * converted, nor checked, with them if the table would run a non-superuser's code. And a
+	 * foreign key cascading from this table would fire the triggers of the referencing
+	 * table, whoever owns it, with the rights of the write path.
+	 */
+	if (columns.unsafe != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("Table %s.%s calls functions owned by a non-superuser (%s) in defaults, constraints, indexes, triggers, policies or rules; it is not written with the extension owner's rights",
+						get_namespace_name(RelationGetNamespace(relation)), RelationGetRelationName(relation), columns.unsafe)));
+	if (granted && !TRIGGER_FIRED_BY_INSERT(trigger->tg_event) && cascades(relation))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("Table %s.%s is referenced by a foreign key with ON UPDATE or ON DELETE CASCADE, SET NULL or SET DEFAULT; c77_secure_db_operation will not run its actions with its owner's rights",
+						get_namespace_name(RelationGetNamespace(relation)), RelationGetRelationName(relation))));
 
 	if (TRIGGER_FIRED_BY_DELETE(trigger->tg_event))
 		return PointerGetDatum(trigger->tg_trigtuple);

@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(52);
+SELECT plan(58);
 
 CREATE ROLE app_owner LOGIN;
 CREATE ROLE app_user LOGIN IN ROLE c77_secure_db_user;
@@ -96,13 +96,10 @@ CREATE TABLE bank.fees (id bigserial PRIMARY KEY, fee own.amount, content_hash t
 SELECT matches(c77_secure_db_operation('{"schema_name":"bank","table_name":"fees","operation":"insert","data":{"fee":1}}') ->> 'error',
     'calls functions owned by a non-superuser \(domain own.amount\)', 'a domain owned by a non-superuser is refused');
 
--- A grant taken by another write during the statement (here a SECURITY DEFINER check of the
--- owner's, in a superuser's domain) fails the operation and undoes that write.
-SET LOCAL ROLE app_owner;
-CREATE TABLE own.loot (n int);
+-- A grant taken by another write during the statement (here a superuser's SECURITY DEFINER
+-- domain check that writes the table) fails the operation and undoes that write.
 CREATE FUNCTION own.steal(v int) RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER AS
     $$BEGIN IF v = 666 THEN UPDATE bank.tips SET note = 'FORGED' WHERE id = 1; END IF; RETURN true; END$$;
-RESET ROLE;
 CREATE DOMAIN bank.checked AS int CHECK (own.steal(VALUE));
 CREATE TABLE bank.tips (id bigserial PRIMARY KEY, note text, n bank.checked, content_hash text, hash_version integer DEFAULT 1);
 ALTER TABLE bank.tips OWNER TO app_owner;
@@ -110,6 +107,37 @@ SELECT c77_secure_db_operation('{"schema_name":"bank","table_name":"tips","opera
 SELECT is(c77_secure_db_operation('{"schema_name":"bank","table_name":"tips","operation":"update","data":{"id":999,"n":666}}') ->> 'success',
     'false', 'an update whose grant another write took fails');
 SELECT is((SELECT note FROM bank.tips WHERE id = 1), 'real', 'and the other write is undone');
+
+-- A non-superuser's SECURITY DEFINER function is unsafe too (ALTER FUNCTION can make it an
+-- invoker's function at any time); so are operators and enum types of non-superusers.
+SET LOCAL ROLE app_owner;
+CREATE FUNCTION own.label() RETURNS text LANGUAGE sql SECURITY DEFINER AS $$ SELECT 'x' $$;
+CREATE FUNCTION own.same(int, int) RETURNS boolean LANGUAGE sql AS $$ SELECT $1 = $2 $$;
+CREATE OPERATOR own.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = own.same);
+CREATE TYPE own.mood AS ENUM ('ok');
+RESET ROLE;
+CREATE TABLE bank.labelled (id bigserial PRIMARY KEY, v text DEFAULT own.label(), content_hash text);
+CREATE TABLE bank.operated (id bigserial PRIMARY KEY, v int CHECK (v OPERATOR(own.===) 1), content_hash text);
+CREATE TABLE bank.moody (id bigserial PRIMARY KEY, m own.mood, content_hash text);
+SELECT matches(c77_secure_db_operation('{"schema_name":"bank","table_name":"labelled","operation":"insert","data":{}}') ->> 'error',
+    'non-superuser \(own.label\(\)\)', 'a non-superuser''s SECURITY DEFINER default is refused');
+SELECT matches(c77_secure_db_operation('{"schema_name":"bank","table_name":"operated","operation":"insert","data":{"v":1}}') ->> 'error',
+    'non-superuser \(operator own.===\(integer,integer\)\)', 'a non-superuser''s operator is refused');
+SELECT matches(c77_secure_db_operation('{"schema_name":"bank","table_name":"moody","operation":"insert","data":{"m":"ok"}}') ->> 'error',
+    'non-superuser \(enum own.mood\)', 'a non-superuser''s enum is refused');
+-- The trigger refuses such a table under a token too (it would convert and check the row's
+-- types with its owner's rights).
+SELECT set_config('c77_secure_db.auth_token', c77_secure_db_create_auth_token('maintenance')::text, true);
+SELECT throws_like($$INSERT INTO bank.moody (m) VALUES ('ok')$$, '%is not written with the extension owner''s rights%',
+    'and refuses a token''s write to it');
+SELECT set_config('c77_secure_db.auth_token', '', true);
+
+-- A foreign key that cascades from a secure table would fire the referencing table's
+-- triggers with the write path's rights: its updates and deletes are refused.
+CREATE TABLE own.refs (account bigint REFERENCES bank.accounts (id) ON DELETE CASCADE);
+SELECT matches(c77_secure_db_operation('{"schema_name":"bank","table_name":"accounts","operation":"delete","data":{"id":1}}') ->> 'error',
+    'is referenced by a foreign key with ON UPDATE or ON DELETE CASCADE', 'a delete that would cascade is refused');
+DROP TABLE own.refs;
 
 -- A rule writes other tables, with whatever they run; a trigger function of a non-superuser,
 -- even SECURITY DEFINER, could change a row after it was hashed: both make a table unsafe.
@@ -124,7 +152,7 @@ RESET ROLE;
 CREATE TABLE bank.late (id bigserial PRIMARY KEY, v text, content_hash text, hash_version integer DEFAULT 1);
 CREATE TRIGGER zz_later BEFORE INSERT ON bank.late FOR EACH ROW EXECUTE FUNCTION own.later();
 SELECT matches(c77_secure_db_operation('{"schema_name":"bank","table_name":"late","operation":"insert","data":{"v":"x"}}') ->> 'error',
-    'non-superuser \(trigger zz_later\)', 'a table with a non-superuser''s SECURITY DEFINER trigger is refused');
+    'non-superuser \(.*trigger zz_later\)', 'a table with a non-superuser''s SECURITY DEFINER trigger is refused');
 
 -- Registering a schema re-hashes its rows with the owner's rights: refused for a table with
 -- rows whose CHECK calls a non-superuser's function, and nothing of it runs.
@@ -137,6 +165,16 @@ ALTER TABLE trapped.t ADD CONSTRAINT checked CHECK (own.check_it(id)) NOT VALID;
 RESET ROLE;
 SELECT throws_like($$SELECT c77_secure_db_manage_secure_schemas('add', 'trapped')$$,
     '%calls functions owned by a non-superuser (own.check_it(bigint))%will not be re-hashed%', 'such a schema is not registered');
+
+-- Nor is an empty one re-hashed: even an UPDATE of no rows runs statement triggers.
+CREATE SCHEMA quiet AUTHORIZATION app_owner;
+SET LOCAL ROLE app_owner;
+CREATE FUNCTION own.loud() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'statement trigger ran as %', current_user; END$$;
+CREATE TABLE quiet.t (id bigint PRIMARY KEY, content_hash text);
+CREATE TRIGGER loud BEFORE UPDATE ON quiet.t FOR EACH STATEMENT EXECUTE FUNCTION own.loud();
+RESET ROLE;
+SELECT lives_ok($$SELECT c77_secure_db_manage_secure_schemas('add', 'quiet')$$,
+    'registering a schema with an empty unsafe table runs none of its triggers');
 
 -- Tokens that must not authorize anything.
 SELECT set_config('c77_secure_db.auth_token', gen_random_uuid()::text, true);
