@@ -578,7 +578,8 @@ REVOKE ALL ON FUNCTION
 FROM PUBLIC;
 
 -- ddl_command_end as in 2.0, except that CREATE INDEX and ALTER INDEX on a secure table now
--- forget its cached description (and so its writers) too. In 2.0 an index created after the
+-- forget its cached description (and so its writers) too, and that a non-superuser's table
+-- may not inherit from a secure table. In 2.0 an index created after the
 -- table was described went unnoticed: an expression index calling its owner's function would
 -- have run that function with the write path's rights.
 CREATE OR REPLACE FUNCTION c77_secure_db_on_ddl_end() RETURNS event_trigger
@@ -601,6 +602,15 @@ BEGIN
             SELECT tgrelid INTO v_relid FROM pg_trigger WHERE oid = v_command.objid;
         END IF;
         CONTINUE WHEN v_relid IS NULL;
+        -- A table inheriting from a secure table, wherever it is, would show its own rows
+        -- (unprotected outside a secure schema) in the secure table's reads and checks.
+        IF NOT v_superuser AND v_command.command_tag IN ('CREATE TABLE', 'ALTER TABLE')
+           AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+                       JOIN pg_namespace n ON n.oid = p.relnamespace
+                       WHERE i.inhrelid = v_relid AND @extschema@.c77_secure_db_is_secure_schema(n.nspname)) THEN
+            RAISE EXCEPTION 'Table % may not inherit from a secure table', v_relid::regclass
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
         SELECT n.nspname INTO v_schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.oid = v_relid AND c.relkind IN ('r', 'p');
         CONTINUE WHEN v_schema IS NULL OR NOT @extschema@.c77_secure_db_is_secure_schema(v_schema);
@@ -691,6 +701,11 @@ BEGIN
         RETURN;
     END IF;
     meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
+    error := @extschema@.c77_secure_db_unsafe_reason(meta);
+    IF error IS NOT NULL THEN
+        meta := NULL;
+        RETURN;
+    END IF;
     IF meta.pk_column IS NULL THEN
         error := format('Table %s.%s has no single-column primary key', p_schema_name, p_table_name);
         meta := NULL;

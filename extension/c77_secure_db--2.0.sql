@@ -307,12 +307,15 @@ BEGIN
     )
     SELECT string_agg(DISTINCT unsafe, ', ') INTO v_meta.unsafe_functions
     FROM (
-    -- A domain, enum, range or multirange type a non-superuser owns: its owner can add a
-    -- constraint calling any function, or a cast to json that to_jsonb() would call.
-    SELECT format('%s %s', CASE t.typtype WHEN 'd' THEN 'domain' WHEN 'e' THEN 'enum' WHEN 'r' THEN 'range' ELSE 'multirange' END,
+    -- A composite, domain, enum, range or multirange type a non-superuser owns: its owner can
+    -- add an attribute or a constraint calling any function, or a cast to json that to_jsonb()
+    -- would call, without touching the table. So can the owner of the type of a typed table.
+    SELECT format('%s %s', CASE t.typtype WHEN 'c' THEN 'type' WHEN 'd' THEN 'domain' WHEN 'e' THEN 'enum'
+                                          WHEN 'r' THEN 'range' ELSE 'multirange' END,
                   t.oid::regtype) AS unsafe
-    FROM used JOIN pg_type t ON t.oid = used.typ JOIN pg_roles o ON o.oid = t.typowner
-    WHERE t.typtype IN ('d', 'e', 'r', 'm') AND NOT o.rolsuper
+    FROM (SELECT typ FROM used UNION SELECT reloftype FROM pg_class WHERE oid = p_relid AND reloftype <> 0) AS u
+    JOIN pg_type t ON t.oid = u.typ JOIN pg_roles o ON o.oid = t.typowner
+    WHERE t.typtype IN ('c', 'd', 'e', 'r', 'm') AND NOT o.rolsuper
     UNION ALL
     -- A rule: its actions write other tables, with whatever those run.
     SELECT format('rule %s', r.rulename) FROM pg_rewrite r WHERE r.ev_class = p_relid AND r.rulename <> '_RETURN'
@@ -347,6 +350,17 @@ BEGIN
         unsafe_functions = EXCLUDED.unsafe_functions;
     RETURN v_meta;
 END
+$$;
+
+-- Why the extension's SECURITY DEFINER functions must not read or convert a table's rows
+-- (NULL: they may): it would run a non-superuser's code with their owner's rights (see
+-- unsafe_functions). Every function that touches a table's data checks it.
+CREATE FUNCTION c77_secure_db_unsafe_reason(p_meta c77_secure_db_table_meta) RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE WHEN p_meta.unsafe_functions IS NOT NULL THEN
+        pg_catalog.format('Table %s.%s calls functions owned by a non-superuser (%s) in defaults, constraints, indexes, triggers, policies or rules; c77_secure_db will not run them with its owner''s rights',
+                          p_meta.schema_name, p_meta.table_name, p_meta.unsafe_functions) END
 $$;
 
 -- The relation a (schema, table) pair names, or NULL; never interprets the names as SQL.
@@ -1187,6 +1201,9 @@ BEGIN
         RAISE EXCEPTION 'data must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     v_meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
+    IF @extschema@.c77_secure_db_unsafe_reason(v_meta) IS NOT NULL THEN
+        RAISE EXCEPTION '%', @extschema@.c77_secure_db_unsafe_reason(v_meta) USING ERRCODE = 'insufficient_privilege';
+    END IF;
     EXECUTE format('SELECT %s FROM jsonb_populate_record(NULL::%I.%I, $1) AS r',
                    replace(v_meta.hash_expression, '@ROW@', 'r'), v_meta.schema_name, v_meta.table_name)
     INTO v_hash USING p_data;
@@ -1224,6 +1241,9 @@ BEGIN
                                   'timestamp', now());
     END IF;
     v_meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
+    IF @extschema@.c77_secure_db_unsafe_reason(v_meta) IS NOT NULL THEN
+        RETURN jsonb_build_object('success', false, 'error', @extschema@.c77_secure_db_unsafe_reason(v_meta), 'timestamp', now());
+    END IF;
     IF v_meta.pk_column IS NULL OR NOT v_meta.has_content_hash THEN
         RETURN jsonb_build_object('success', false, 'error', format('Table %s.%s needs a single-column primary key and a content_hash column',
                                   p_schema_name, p_table_name), 'timestamp', now());
@@ -1314,6 +1334,9 @@ BEGIN
         RETURN jsonb_build_object('success', false, 'error', format('Table %s.%s is not a table of a secure schema', p_schema_name, p_table_name));
     END IF;
     v_meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
+    IF @extschema@.c77_secure_db_unsafe_reason(v_meta) IS NOT NULL THEN
+        RETURN jsonb_build_object('success', false, 'error', @extschema@.c77_secure_db_unsafe_reason(v_meta));
+    END IF;
     IF NOT v_meta.has_content_hash THEN
         RETURN jsonb_build_object('success', false, 'error', format('Table %s.%s has no content_hash column', p_schema_name, p_table_name));
     END IF;
@@ -1377,6 +1400,9 @@ BEGIN
         RAISE EXCEPTION 'Table %.% is not a table of a secure schema', p_schema_name, p_table_name;
     END IF;
     v_meta := @extschema@.c77_secure_db_table_meta_for(v_relid);
+    IF @extschema@.c77_secure_db_unsafe_reason(v_meta) IS NOT NULL THEN
+        RAISE EXCEPTION '%', @extschema@.c77_secure_db_unsafe_reason(v_meta) USING ERRCODE = 'insufficient_privilege';
+    END IF;
     IF v_meta.pk_column IS NULL OR p_segments IS NULL OR p_segments < 2 THEN
         RETURN '[]';
     END IF;

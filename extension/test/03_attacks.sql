@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(58);
+SELECT plan(64);
 
 CREATE ROLE app_owner LOGIN;
 CREATE ROLE app_user LOGIN IN ROLE c77_secure_db_user;
@@ -73,11 +73,17 @@ SELECT is(c77_secure_db_operation('{"schema_name":"bank","table_name":"accounts"
     'false', 'an update reaching two rows fails');
 SELECT is((SELECT count(*)::int FROM bank.accounts WHERE owner = 'carol' AND balance = 0), 0, 'and changes neither');
 
--- An inheritance child of a secure table, with the owner's own trigger: a write through the
--- path never reaches it (it would run the trigger with the owner's rights).
+-- An inheritance child of a secure table: the owner may not make one (its rows would show in
+-- the secure table's reads), and one a superuser made, with the owner's own trigger, is never
+-- reached by a write through the path (it would run the trigger with the owner's rights).
 CREATE SCHEMA own AUTHORIZATION app_owner;
 SET LOCAL ROLE app_owner;
+SELECT throws_like($$CREATE TABLE own.orphan () INHERITS (bank.accounts)$$, '%may not inherit from a secure table%',
+    'the owner cannot make a table inherit from a secure table');
+RESET ROLE;
 CREATE TABLE own.kid () INHERITS (bank.accounts);
+ALTER TABLE own.kid OWNER TO app_owner;
+SET LOCAL ROLE app_owner;
 CREATE FUNCTION own.announce() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'kid trigger ran as %', current_user; END$$;
 CREATE TRIGGER announce BEFORE UPDATE OR DELETE ON own.kid FOR EACH ROW EXECUTE FUNCTION own.announce();
 INSERT INTO own.kid (id, owner, balance) VALUES (7007, 'kid', 1);
@@ -175,6 +181,30 @@ CREATE TRIGGER loud BEFORE UPDATE ON quiet.t FOR EACH STATEMENT EXECUTE FUNCTION
 RESET ROLE;
 SELECT lives_ok($$SELECT c77_secure_db_manage_secure_schemas('add', 'quiet')$$,
     'registering a schema with an empty unsafe table runs none of its triggers');
+
+-- Every SECURITY DEFINER function that reads or converts a table's rows refuses such a table:
+-- here an application role's own temporary domain, whose check would run as superuser.
+CREATE ROLE app_eve LOGIN IN ROLE c77_secure_db_user;
+SET LOCAL ROLE app_eve;
+CREATE FUNCTION pg_temp.escalate(int) RETURNS boolean LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'ran as %', current_user; END$$;
+CREATE DOMAIN pg_temp.trap AS int CHECK (pg_temp.escalate(VALUE));
+CREATE TEMP TABLE eve_t (a pg_temp.trap);
+SELECT throws_like(format($$SELECT c77_secure_db_calculate_content_hash(%L, 'eve_t', '{"a": 1}')$$, pg_my_temp_schema()::regnamespace),
+    '%c77_secure_db will not run them%', 'calculate_content_hash refuses a table with a non-superuser''s domain');
+RESET ROLE;
+SELECT matches(c77_secure_db_verify_range('bank', 'moody', NULL, 10) ->> 'error', 'non-superuser \(enum own.mood\)',
+    'verify_range refuses an unsafe table');
+SELECT matches(c77_secure_db_check_freshness('bank', 'moody', '{"id": 1}') ->> 'error', 'non-superuser \(enum own.mood\)',
+    'check_freshness refuses it');
+SELECT matches(c77_secure_db_bucket_digests('bank', 'moody', '{NULL,NULL}') ->> 'error', 'non-superuser \(enum own.mood\)',
+    'the table digests refuse it');
+-- A composite type a non-superuser owns can change under the table (ALTER TYPE ... ADD ATTRIBUTE).
+SET LOCAL ROLE app_owner;
+CREATE TYPE own.pair AS (a int, b int);
+RESET ROLE;
+CREATE TABLE bank.paired (id bigserial PRIMARY KEY, p own.pair, content_hash text);
+SELECT matches(c77_secure_db_operation('{"schema_name":"bank","table_name":"paired","operation":"insert","data":{}}') ->> 'error',
+    'non-superuser \(type own.pair\)', 'a non-superuser''s composite type is refused');
 
 -- Tokens that must not authorize anything.
 SELECT set_config('c77_secure_db.auth_token', gen_random_uuid()::text, true);
