@@ -602,6 +602,16 @@ BEGIN
             SELECT tgrelid INTO v_relid FROM pg_trigger WHERE oid = v_command.objid;
         END IF;
         CONTINUE WHEN v_relid IS NULL;
+        -- Inheritance ties a table to its ancestors and descendants (DDL on a parent changes
+        -- its children): their cached descriptions go too.
+        PERFORM @extschema@.c77_secure_db_forget_table(related.relid)
+        FROM (WITH RECURSIVE up(relid) AS (
+                  SELECT inhparent FROM pg_inherits WHERE inhrelid = v_relid
+                  UNION SELECT i.inhparent FROM pg_inherits i JOIN up ON i.inhrelid = up.relid),
+              down(relid) AS (
+                  SELECT inhrelid FROM pg_inherits WHERE inhparent = v_relid
+                  UNION SELECT i.inhrelid FROM pg_inherits i JOIN down ON i.inhparent = down.relid)
+              SELECT relid FROM up UNION SELECT relid FROM down) AS related;
         -- A table inheriting from a secure table, wherever it is, would show its own rows
         -- (unprotected outside a secure schema) in the secure table's reads and checks.
         IF NOT v_superuser AND v_command.command_tag IN ('CREATE TABLE', 'ALTER TABLE')
@@ -643,7 +653,8 @@ $$;
 
 -- sql_drop, for what a table's description depends on: dropping an index, trigger, rule,
 -- policy, constraint or default in a secure schema makes the tables of that schema that the
--- write path refuses (unsafe_functions) be described anew on their next write (a dropped
+-- write path refuses (unsafe_functions) be described anew on their next write, and dropping
+-- a table (perhaps a parent or child of one) every refused table (a dropped
 -- object no longer names its table; a drop can only make a table safer, and a refused table
 -- has no writers to lose). Without this, a table stayed refused after the unsafe index that
 -- got it refused was dropped. The SECURITY DEFINER half reads the dropped objects itself, so
@@ -654,8 +665,10 @@ SET search_path = pg_catalog, @extschema@, pg_temp
 AS $$
     DELETE FROM @extschema@.c77_secure_db_table_meta
     WHERE unsafe_functions IS NOT NULL
-      AND schema_name IN (SELECT address_names[1] FROM pg_event_trigger_dropped_objects()
-                          WHERE object_type IN ('index', 'trigger', 'rule', 'policy', 'table constraint', 'default value'))
+      AND (schema_name IN (SELECT address_names[1] FROM pg_event_trigger_dropped_objects()
+                           WHERE object_type IN ('index', 'trigger', 'rule', 'policy', 'table constraint', 'default value'))
+           -- a dropped table may have been a refused table's parent or child
+           OR EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table'))
 $$;
 -- The event trigger runs as whoever drops.
 GRANT EXECUTE ON FUNCTION c77_secure_db_forget_refused_after_drop() TO PUBLIC;

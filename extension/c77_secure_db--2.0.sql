@@ -320,6 +320,13 @@ BEGIN
     -- A rule: its actions write other tables, with whatever those run.
     SELECT format('rule %s', r.rulename) FROM pg_rewrite r WHERE r.ev_class = p_relid AND r.rulename <> '_RETURN'
     UNION ALL
+    -- A parent or child by inheritance or partitioning: DDL on a parent changes the table
+    -- (triggers, constraints, columns) with no DDL on it, and a child's rows, unprotected
+    -- outside a secure schema, show in the table's reads.
+    SELECT format('parent table %s', i.inhparent::regclass) FROM pg_inherits i WHERE i.inhrelid = p_relid
+    UNION ALL
+    SELECT format('child table %s', i.inhrelid::regclass) FROM pg_inherits i WHERE i.inhparent = p_relid
+    UNION ALL
     -- A trigger function of a non-superuser: it could change a row after it was hashed.
     SELECT format('trigger %s', t.tgname)
     FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_roles o ON o.oid = p.proowner
