@@ -1,13 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * c77_secure_db.h
- *		What the extension's C files share: the row hash and the write path's grants.
+ *		What the extension's C files share: the row hash, the write path's grants, session plans.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef C77_SECURE_DB_H
 #define C77_SECURE_DB_H
 
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/array.h"
 
@@ -23,5 +24,13 @@ extern text *c77_secure_db_hash_row(Datum row, ArrayType *nulled, FmgrInfo *reco
  * DELETE), which uses the grant up; NULL if there is none. write_path.c.
  */
 extern const char *c77_secure_db_take_grant(Oid relid, const char *statement);
+
+/*
+ * A generic plan of sql (%1$s standing for the extension's schema), prepared on first use and
+ * kept for the session in *plan. Generic: parameters never change the plan's shape, and
+ * custom plans would be planned anew on every call. SPI must be connected. write_path.c.
+ */
+extern SPIPlanPtr c77_secure_db_session_plan(SPIPlanPtr *plan, const char *schema, const char *sql, int nargs,
+											 Oid *argtypes);
 
 #endif							/* C77_SECURE_DB_H */

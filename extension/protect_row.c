@@ -5,7 +5,7 @@
  *
  * A row may be written only under an authorization for it: the grant of
  * c77_secure_db_operation() (write_path.c), or else a token (re-hashing, maintenance writes;
- * c77_secure_db_token_kind() in the 2.1 script checks and uses it up). Any other write fails
+ * c77_secure_db_token_kind() in the 2.0 script checks and uses it up). Any other write fails
  * with the documented "Direct modifications not allowed" error.
  *
  * The trigger then sets the security columns, whichever of them the table has:
@@ -54,24 +54,6 @@ typedef struct SecurityColumns
 	char	   *unsafe;			/* what the table would run of a non-superuser's, if any */
 } SecurityColumns;
 
-/* A plan of sql (%1$s: the extension's schema) kept for the session. */
-static SPIPlanPtr
-session_plan(SPIPlanPtr *plan, const char *schema, const char *sql)
-{
-	if (*plan == NULL)
-	{
-		Oid			argtype = OIDOID;
-		char	   *query = psprintf(sql, quote_identifier(schema));
-		SPIPlanPtr	prepared = SPI_prepare_cursor(query, 1, &argtype, CURSOR_OPT_GENERIC_PLAN);
-
-		if (prepared == NULL)
-			elog(ERROR, "c77_secure_db: could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
-		SPI_keepplan(prepared);
-		*plan = prepared;
-	}
-	return *plan;
-}
-
 /*
  * Looks up, with SPI connected: the operation a token authorizes for a row of relid (NULL:
  * none; only if need_token), and, if need_columns and it is authorized, the table's security
@@ -82,6 +64,7 @@ read_table(const char *schema, Oid relid, bool need_token, bool need_columns, Se
 		   MemoryContext caller)
 {
 	Datum		arg = ObjectIdGetDatum(relid);
+	Oid			argtype = OIDOID;
 	const char *kind = NULL;
 	bool		null;
 	HeapTuple	row;
@@ -89,7 +72,8 @@ read_table(const char *schema, Oid relid, bool need_token, bool need_columns, Se
 
 	if (need_token)
 	{
-		if (SPI_execute_plan(session_plan(&token_plan, schema, "SELECT %1$s.c77_secure_db_token_kind($1)"),
+		if (SPI_execute_plan(c77_secure_db_session_plan(&token_plan, schema, "SELECT %1$s.c77_secure_db_token_kind($1)",
+														1, &argtype),
 							 &arg, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "c77_secure_db: could not check the token");
 		kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -101,14 +85,16 @@ read_table(const char *schema, Oid relid, bool need_token, bool need_columns, Se
 		return kind;
 
 	/* The table's cached description, made on a miss. */
-	if (SPI_execute_plan(session_plan(&cached_meta_plan, schema,
+	if (SPI_execute_plan(c77_secure_db_session_plan(&cached_meta_plan, schema,
 									  "SELECT has_created_at, has_updated_at, has_deleted_at, has_content_hash, has_hash_version,\n"
-									  "       hash_nulled, unsafe_functions FROM %1$s.c77_secure_db_table_meta WHERE relid = $1"),
+									  "       hash_nulled, unsafe_functions FROM %1$s.c77_secure_db_table_meta WHERE relid = $1",
+												  1, &argtype),
 						 &arg, NULL, false, 1) != SPI_OK_SELECT
 		|| (SPI_processed == 0
-			&& SPI_execute_plan(session_plan(&meta_plan, schema,
+			&& SPI_execute_plan(c77_secure_db_session_plan(&meta_plan, schema,
 											 "SELECT has_created_at, has_updated_at, has_deleted_at, has_content_hash, has_hash_version,\n"
-											 "       hash_nulled, unsafe_functions FROM %1$s.c77_secure_db_table_meta_for($1)"),
+											 "       hash_nulled, unsafe_functions FROM %1$s.c77_secure_db_table_meta_for($1)",
+														 1, &argtype),
 								&arg, NULL, false, 1) != SPI_OK_SELECT)
 		|| SPI_processed != 1)
 		elog(ERROR, "c77_secure_db: could not describe table %u", relid);

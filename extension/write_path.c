@@ -269,13 +269,9 @@ static SPIPlanPtr writer_for_plan;
 static SPIPlanPtr rbac_plan;
 static SPIPlanPtr audit_plan;
 
-/*
- * A generic plan of sql (%1$s standing for the extension's schema), kept for the session.
- * Generic: its parameters never change its shape, and custom plans would be planned anew on
- * every call.
- */
-static SPIPlanPtr
-session_plan(SPIPlanPtr *plan, const char *schema, const char *sql, int nargs, Oid *argtypes)
+/* See c77_secure_db.h. */
+SPIPlanPtr
+c77_secure_db_session_plan(SPIPlanPtr *plan, const char *schema, const char *sql, int nargs, Oid *argtypes)
 {
 	if (*plan == NULL)
 	{
@@ -440,7 +436,7 @@ query_writers(const char *schema, WriteRequest *req, Writers *writers)
 	args[4] = text_arg(req->inserts ? "insert" : NULL, &nulls[4]);
 	args[5] = PointerGetDatum(req->columns);
 	nulls[5] = ' ';
-	row = run_for_row(session_plan(&writers_plan, schema,
+	row = run_for_row(c77_secure_db_session_plan(&writers_plan, schema,
 								   "SELECT max(w.relid), max(to_regprocedure(w.writer)::oid) FILTER (WHERE w.kind = $4),\n"
 								   "       max(to_regprocedure(w.writer)::oid) FILTER (WHERE w.kind = 'insert')\n"
 								   "FROM %1$s.c77_secure_db_writers AS w\n"
@@ -533,7 +529,7 @@ check_shape(const char *schema, WriteRequest *req, Oid *relid, bool *has_deleted
 	args[1] = CStringGetTextDatum(req->table);
 	args[2] = CStringGetTextDatum(req->pk);
 	args[3] = PointerGetDatum(req->columns);
-	row = run_for_row(session_plan(&shape_plan, schema,
+	row = run_for_row(c77_secure_db_session_plan(&shape_plan, schema,
 								   "SELECT relid, has_deleted_at, error FROM %1$s.c77_secure_db_check_write_shape($1, $2, $3, $4)",
 								   4, argtypes),
 					  args, nulls, &desc);
@@ -597,7 +593,7 @@ write_statement(const char *schema, WriteRequest *req, Oid relid, const char *ki
 		args[3] = CStringGetTextDatum(kind);
 		args[4] = CStringGetTextDatum(req->pk);
 		args[5] = PointerGetDatum(req->columns);
-		sql = run_for_value(session_plan(&writer_for_plan, schema,
+		sql = run_for_value(c77_secure_db_session_plan(&writer_for_plan, schema,
 										 "SELECT %1$s.c77_secure_db_writer_for($1, $2, $3, $4, $5, $6)", 6, argtypes),
 							args, NULL, &null);
 		if (null)
@@ -694,7 +690,7 @@ write_audit(const char *schema, Datum *values, const char *nulls)
 {
 	static const Oid argtypes[11] = {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, INT4OID,
 	TEXTOID, TEXTOID};
-	int			rc = SPI_execute_plan(session_plan(&audit_plan, schema,
+	int			rc = SPI_execute_plan(c77_secure_db_session_plan(&audit_plan, schema,
 												   "INSERT INTO %1$s.c77_secure_db_operation_audit\n"
 												   "    (operation_id, schema_name, table_name, operation_type, record_id, content_hash,\n"
 												   "     success, error_message, execution_time_ms, rbac_user_id, required_feature)\n"
@@ -706,67 +702,32 @@ write_audit(const char *schema, Datum *values, const char *nulls)
 		elog(ERROR, "c77_secure_db: could not write the audit row: %s", SPI_result_code_string(rc));
 }
 
-/* Members of the answer, a JSON object under construction. */
+/* Puts a member into the answer, a JSON object under construction. */
 static void
-put_key(JsonbParseState **answer, const char *key)
+put(JsonbParseState **answer, const char *key, JsonbValue value)
 {
-	JsonbValue	value;
+	JsonbValue	name = {.type = jbvString, .val.string.len = strlen(key), .val.string.val = (char *) key};
 
-	value.type = jbvString;
-	value.val.string.val = (char *) key;
-	value.val.string.len = strlen(key);
-	pushJsonbValue(answer, WJB_KEY, &value);
-}
-
-static void
-put_text(JsonbParseState **answer, const char *key, const char *text)
-{
-	JsonbValue	value;
-
-	put_key(answer, key);
-	value.type = text == NULL ? jbvNull : jbvString;
-	value.val.string.val = (char *) text;
-	value.val.string.len = text == NULL ? 0 : strlen(text);
+	pushJsonbValue(answer, WJB_KEY, &name);
 	pushJsonbValue(answer, WJB_VALUE, &value);
 }
 
-static void
-put_bool(JsonbParseState **answer, const char *key, bool boolean)
+/* A string member's value; JSON null for NULL. */
+static JsonbValue
+text_value(const char *text)
 {
-	JsonbValue	value;
-
-	put_key(answer, key);
-	value.type = jbvBool;
-	value.val.boolean = boolean;
-	pushJsonbValue(answer, WJB_VALUE, &value);
+	if (text == NULL)
+		return (JsonbValue) {.type = jbvNull};
+	return (JsonbValue) {.type = jbvString, .val.string.len = strlen(text), .val.string.val = (char *) text};
 }
 
-static void
-put_numeric(JsonbParseState **answer, const char *key, Numeric number)
+/* A JSON document as a member's value (pushJsonbValue copies it in); JSON null for NULL. */
+static JsonbValue
+jsonb_value(Jsonb *json)
 {
-	JsonbValue	value;
-
-	put_key(answer, key);
-	value.type = jbvNumeric;
-	value.val.numeric = number;
-	pushJsonbValue(answer, WJB_VALUE, &value);
-}
-
-static void
-put_jsonb(JsonbParseState **answer, const char *key, Jsonb *json)
-{
-	JsonbValue	value;
-
-	put_key(answer, key);
 	if (json == NULL)
-		value.type = jbvNull;
-	else
-	{
-		value.type = jbvBinary;
-		value.val.binary.data = &json->root;
-		value.val.binary.len = VARSIZE(json) - VARHDRSZ;
-	}
-	pushJsonbValue(answer, WJB_VALUE, &value);
+		return (JsonbValue) {.type = jbvNull};
+	return (JsonbValue) {.type = jbvBinary, .val.binary.data = &json->root, .val.binary.len = VARSIZE(json) - VARHDRSZ};
 }
 
 static Jsonb *
@@ -847,7 +808,7 @@ c77_secure_db_operation(PG_FUNCTION_ARGS)
 		nulls[1] = given(fcinfo, 3) ? ' ' : 'n';
 		args[2] = given(fcinfo, 4) ? PG_GETARG_DATUM(4) : (Datum) 0;
 		nulls[2] = given(fcinfo, 4) ? ' ' : 'n';
-		verdict = run_for_row(session_plan(&rbac_plan, schema,
+		verdict = run_for_row(c77_secure_db_session_plan(&rbac_plan, schema,
 										   "SELECT denial, user_id, denial ->> 'error' FROM %1$s.c77_secure_db_rbac_denial(true, $1, $2, $3)",
 										   3, argtypes),
 							  args, nulls, &desc);
@@ -893,7 +854,7 @@ c77_secure_db_operation(PG_FUNCTION_ARGS)
 		write_audit(schema, values, nulls);
 
 		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-		put_text(&state, "operation_id", operation_id_text);
+		put(&state, "operation_id", text_value(operation_id_text));
 		if (!denial_null)
 			answer = DirectFunctionCall2(jsonb_concat, denial, JsonbPGetDatum(finish_answer(&state)));
 		else
@@ -901,28 +862,29 @@ c77_secure_db_operation(PG_FUNCTION_ARGS)
 			char	   *now = JsonEncodeDateTime(NULL, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
 												 TIMESTAMPTZOID, NULL);
 
-			put_bool(&state, "success", error == NULL);
-			put_text(&state, "operation", req.operation);
-			put_text(&state, "schema_name", req.schema);
-			put_text(&state, "table_name", req.table);
-			put_text(&state, "timestamp", now);
+			put(&state, "success", (JsonbValue) {.type = jbvBool, .val.boolean = error == NULL});
+			put(&state, "operation", text_value(req.operation));
+			put(&state, "schema_name", text_value(req.schema));
+			put(&state, "table_name", text_value(req.table));
+			put(&state, "timestamp", text_value(now));
 			if (error != NULL)
-				put_text(&state, "error", error);
+				put(&state, "error", text_value(error));
 			else
 			{
-				put_numeric(&state, "rows_affected", int64_to_numeric(written == NULL ? 0 : 1));
-				put_text(&state, "content_hash", content_hash);
-				put_numeric(&state, "execution_time_ms",
-							DatumGetNumeric(DirectFunctionCall3(numeric_in,
-																CStringGetDatum(psprintf(INT64_FORMAT ".%03d", elapsed / 1000, (int) (elapsed % 1000))),
-																ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))));
-				put_bool(&state, "rbac_check_performed", check_rbac);
+				Datum		milliseconds = DirectFunctionCall3(numeric_in,
+															   CStringGetDatum(psprintf(INT64_FORMAT ".%03d", elapsed / 1000, (int) (elapsed % 1000))),
+															   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+
+				put(&state, "rows_affected", (JsonbValue) {.type = jbvNumeric, .val.numeric = int64_to_numeric(written == NULL ? 0 : 1)});
+				put(&state, "content_hash", text_value(content_hash));
+				put(&state, "execution_time_ms", (JsonbValue) {.type = jbvNumeric, .val.numeric = DatumGetNumeric(milliseconds)});
+				put(&state, "rbac_check_performed", (JsonbValue) {.type = jbvBool, .val.boolean = check_rbac});
 				if (strcmp(req.operation, "delete") != 0)
-					put_jsonb(&state, "data", written);
+					put(&state, "data", jsonb_value(written));
 				if (check_rbac)
 				{
-					put_text(&state, "rbac_user_id", rbac_user);
-					put_text(&state, "required_feature", req.feature);
+					put(&state, "rbac_user_id", text_value(rbac_user));
+					put(&state, "required_feature", text_value(req.feature));
 				}
 			}
 			answer = JsonbPGetDatum(finish_answer(&state));
