@@ -524,45 +524,6 @@ LANGUAGE C SECURITY DEFINER
 SET search_path = pg_catalog, @extschema@, pg_temp
 AS 'MODULE_PATHNAME', 'c77_secure_db_operation';
 
--- The operation a token authorizes for the next row of a table (NULL: none), which uses a
--- one-row token up: the protection trigger's check when no grant is in force, as 2.0's
--- trigger made it.
-CREATE FUNCTION c77_secure_db_token_kind(p_relid oid) RETURNS text
-LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
-AS $$
-DECLARE
-    v_setting text := nullif(current_setting('c77_secure_db.auth_token', true), '');
-    v_token uuid;
-    v_kind text;
-BEGIN
-    IF v_setting IS NULL THEN
-        RETURN NULL;
-    END IF;
-    BEGIN
-        v_token := v_setting::uuid;
-    EXCEPTION WHEN invalid_text_representation THEN
-        RETURN NULL;
-    END;
-    UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true
-    WHERE token = v_token AND NOT used AND operation_type <> 'rehash' AND expires_at > clock_timestamp()
-      AND session_id = @extschema@.c77_secure_db_session_id()
-      AND (table_oid IS NULL OR table_oid = p_relid)
-    RETURNING operation_type INTO v_kind;
-    IF v_kind IS NULL THEN
-        -- A 'rehash' token is not consumed: it stays valid for the whole statement that
-        -- started after it, however many rows it re-hashes, and its path retires it.
-        SELECT operation_type INTO v_kind
-        FROM @extschema@.c77_secure_db_auth_tokens
-        WHERE token = v_token AND NOT used AND operation_type = 'rehash'
-          AND (expires_at > clock_timestamp() OR created_at >= statement_timestamp())
-          AND session_id = @extschema@.c77_secure_db_session_id()
-          AND table_oid = p_relid;
-    END IF;
-    RETURN v_kind;
-END
-$$;
-
 -- The protection trigger, now in C (protect_row.c): the same checks and security columns as
 -- in 2.0, the write path's grant taken first, then a token (c77_secure_db_token_kind).
 CREATE OR REPLACE FUNCTION c77_secure_db_protect_row() RETURNS trigger
@@ -572,10 +533,7 @@ SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS 'MODULE_PATHNAME', 'c77_secure_db_protect_row';
 
-REVOKE ALL ON FUNCTION
-    c77_secure_db_check_write_shape(text, text, text, text[]),
-    c77_secure_db_token_kind(oid)
-FROM PUBLIC;
+REVOKE ALL ON FUNCTION c77_secure_db_check_write_shape(text, text, text, text[]) FROM PUBLIC;
 
 -- ddl_command_end as in 2.0, except that CREATE INDEX and ALTER INDEX on a secure table now
 -- forget its cached description (and so its writers) too, and that a non-superuser's table

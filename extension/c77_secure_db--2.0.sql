@@ -429,12 +429,50 @@ $$;
 -- Protection triggers
 -- ---------------------------------------------------------------------------------------------
 
+-- The operation the token in force (c77_secure_db.auth_token) authorizes for the next row of
+-- a table, or NULL. The token must exist, belong to this backend, be unexpired and unused,
+-- and be for this table (or for any table, if an administrator created it). It is consumed
+-- by the row it authorizes, except a 'rehash' token, which the rehash path retires itself
+-- after its one statement.
+CREATE FUNCTION c77_secure_db_token_kind(p_relid oid) RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp
+AS $$
+DECLARE
+    v_setting text := nullif(current_setting('c77_secure_db.auth_token', true), '');
+    v_token uuid;
+    v_kind text;
+BEGIN
+    IF v_setting IS NULL THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        v_token := v_setting::uuid;
+    EXCEPTION WHEN invalid_text_representation THEN
+        RETURN NULL;
+    END;
+    UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true
+    WHERE token = v_token AND NOT used AND operation_type <> 'rehash' AND expires_at > clock_timestamp()
+      AND session_id = @extschema@.c77_secure_db_session_id()
+      AND (table_oid IS NULL OR table_oid = p_relid)
+    RETURNING operation_type INTO v_kind;
+    IF v_kind IS NULL THEN
+        -- A 'rehash' token is not consumed: it stays valid for the whole statement that
+        -- started after it, however many rows it re-hashes, and its path retires it.
+        SELECT operation_type INTO v_kind
+        FROM @extschema@.c77_secure_db_auth_tokens
+        WHERE token = v_token AND NOT used AND operation_type = 'rehash'
+          AND (expires_at > clock_timestamp() OR created_at >= statement_timestamp())
+          AND session_id = @extschema@.c77_secure_db_session_id()
+          AND table_oid = p_relid;
+    END IF;
+    RETURN v_kind;
+END
+$$;
+
 -- BEFORE INSERT/UPDATE/DELETE on every row of a secure table. Lets the write through only
--- while a valid token is in force, and maintains the security columns.
---
--- The token must exist, belong to this backend, be unexpired and unused, and be for this table
--- (or for any table, if an administrator created it). It is consumed by the row it authorizes,
--- except a 'rehash' token, which the rehash path retires itself after its one statement.
+-- while a valid token is in force (c77_secure_db_token_kind), and maintains the security
+-- columns.
 --
 -- Everything here is static SQL (plans cached per session): the hash is the text output of a
 -- copy of the row whose unhashed columns are NULL. The fixed settings make that text
@@ -446,35 +484,9 @@ SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
 DECLARE
-    v_setting text := nullif(current_setting('c77_secure_db.auth_token', true), '');
-    v_token uuid;
-    v_kind text;
+    v_kind text := @extschema@.c77_secure_db_token_kind(TG_RELID);
     v_meta @extschema@.c77_secure_db_table_meta;
 BEGIN
-    IF v_setting IS NOT NULL THEN
-        BEGIN
-            v_token := v_setting::uuid;
-        EXCEPTION WHEN invalid_text_representation THEN
-            v_token := NULL;
-        END;
-    END IF;
-    IF v_token IS NOT NULL THEN
-        UPDATE @extschema@.c77_secure_db_auth_tokens SET used = true
-        WHERE token = v_token AND NOT used AND operation_type <> 'rehash' AND expires_at > clock_timestamp()
-          AND session_id = @extschema@.c77_secure_db_session_id()
-          AND (table_oid IS NULL OR table_oid = TG_RELID)
-        RETURNING operation_type INTO v_kind;
-        IF v_kind IS NULL THEN
-            -- A 'rehash' token is not consumed: it stays valid for the whole statement that
-            -- started after it, however many rows it re-hashes, and its path retires it.
-            SELECT operation_type INTO v_kind
-            FROM @extschema@.c77_secure_db_auth_tokens
-            WHERE token = v_token AND NOT used AND operation_type = 'rehash'
-              AND (expires_at > clock_timestamp() OR created_at >= statement_timestamp())
-              AND session_id = @extschema@.c77_secure_db_session_id()
-              AND table_oid = TG_RELID;
-        END IF;
-    END IF;
     IF v_kind IS NULL THEN
         RAISE EXCEPTION 'Direct modifications not allowed on secure table %.%. Use c77_secure_db_operation() function.',
             TG_TABLE_SCHEMA, TG_TABLE_NAME
