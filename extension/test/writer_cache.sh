@@ -20,6 +20,7 @@ q "CREATE EXTENSION c77_secure_db; CREATE ROLE c77_cache_owner; CREATE SCHEMA sh
 # One long-lived session: writes, waits for the other session's DDL, writes again.
 insert="SELECT c77_secure_db_operation('{\"schema_name\":\"shop\",\"table_name\":\"orders\",\"operation\":\"insert\",\"data\":{\"amount\":1}}') ->> 'success';"
 coproc session { psql -X -At -d c77_writer_cache 2>&1; }
+session_pid=$session_PID   # bash unsets session_PID as soon as the coprocess ends
 echo "$insert" >&"${session[1]}"; read -r -t 30 first <&"${session[0]}"
 echo "$insert" >&"${session[1]}"; read -r -t 30 second <&"${session[0]}"
 check "the session writes (its cache warm)" "$first$second" "truetrue"
@@ -36,7 +37,7 @@ echo "$insert" >&"${session[1]}"; read -r -t 30 again <&"${session[0]}"
 check "once the index is dropped, it writes again" "$again" "true"
 
 exec {session[1]}>&-
-wait "$session_PID" 2>/dev/null
+wait "$session_pid" 2>/dev/null
 dropdb c77_writer_cache
 psql -X -q -c "DROP ROLE c77_cache_owner" >/dev/null 2>&1
 exit $failed
