@@ -498,8 +498,7 @@ BEGIN
     IF (SELECT relkind FROM pg_class WHERE oid = relid) = 'p' THEN
         error := format('Table %s.%s is partitioned; partitioned tables are not supported in secure schemas yet', p_schema, p_table);
     ELSIF v_meta.unsafe_functions IS NOT NULL THEN
-        error := format('Table %s.%s calls functions owned by a non-superuser (%s) in defaults, constraints, indexes, triggers, policies or rules; c77_secure_db_operation will not run them with its owner''s rights',
-                        p_schema, p_table, v_meta.unsafe_functions);
+        error := @extschema@.c77_secure_db_unsafe_reason(v_meta);
     ELSIF v_unknown IS NOT NULL THEN
         error := format('Column %s does not exist in table %s.%s', v_unknown, p_schema, p_table);
     ELSIF NOT (p_pk = ANY (v_meta.columns)) THEN
@@ -608,39 +607,6 @@ BEGIN
     END LOOP;
 END
 $$;
-
--- sql_drop, for what a table's description depends on: dropping an index, trigger, rule,
--- policy, constraint or default in a secure schema makes the tables of that schema that the
--- write path refuses (unsafe_functions) be described anew on their next write, and dropping
--- a table (perhaps a parent or child of one) every refused table (a dropped
--- object no longer names its table; a drop can only make a table safer, and a refused table
--- has no writers to lose). Without this, a table stayed refused after the unsafe index that
--- got it refused was dropped. The SECURITY DEFINER half reads the dropped objects itself, so
--- it does nothing outside an sql_drop event trigger.
-CREATE FUNCTION c77_secure_db_forget_refused_after_drop() RETURNS void
-LANGUAGE sql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
-AS $$
-    DELETE FROM @extschema@.c77_secure_db_table_meta
-    WHERE unsafe_functions IS NOT NULL
-      AND (schema_name IN (SELECT address_names[1] FROM pg_event_trigger_dropped_objects()
-                           WHERE object_type IN ('index', 'trigger', 'rule', 'policy', 'table constraint', 'default value'))
-           -- a dropped table may have been a refused table's parent or child
-           OR EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table'))
-$$;
--- The event trigger runs as whoever drops.
-GRANT EXECUTE ON FUNCTION c77_secure_db_forget_refused_after_drop() TO PUBLIC;
-
-CREATE FUNCTION c77_secure_db_on_dependent_drop() RETURNS event_trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
-AS $$
-BEGIN
-    PERFORM @extschema@.c77_secure_db_forget_refused_after_drop();
-END
-$$;
-CREATE EVENT TRIGGER c77_secure_db_dependent_drop ON sql_drop
-    EXECUTE FUNCTION c77_secure_db_on_dependent_drop();
 
 -- ---------------------------------------------------------------------------------------------
 -- Table digests: what the daemon keeps outside the database to find rows that changed,

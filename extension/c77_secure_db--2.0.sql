@@ -141,7 +141,9 @@ CREATE TABLE c77_secure_db_table_meta (
     hash_columns     text[] NOT NULL,   -- in table order
     hash_expression  text NOT NULL,     -- over the placeholder @ROW@
     hash_nulled      smallint[] NOT NULL, -- attribute numbers of the columns hashed as NULL
-    unsafe_functions text               -- see c77_secure_db_table_meta_for
+    unsafe_functions text,              -- see c77_secure_db_table_meta_for
+    relied_on        oid[] NOT NULL     -- {{classid, objid}, ...}: the functions, operators and
+                                        -- types the table's writes run (trust.c)
 );
 CREATE INDEX c77_secure_db_table_meta_name_idx ON c77_secure_db_table_meta (schema_name, table_name);
 
@@ -193,18 +195,6 @@ BEGIN
 END
 $$;
 
--- Builds (or returns the cached) description of a table: its writable columns, its single-
--- column primary key, which security columns it has, and its hash expression.
---
--- The hash covers every column except content_hash, hash_version, created_at, updated_at,
--- deleted_at, generated columns (NULL in BEFORE triggers) and the names listed in the JSON
--- comment on content_hash ({"exclude_hash_columns": [...]}; unknown names are ignored).
--- See HASHING.md for the encoding.
---
--- It also records the functions the table's defaults, generated columns, constraints,
--- indexes, triggers, policies and rules call that are owned by a non-superuser and run with
--- their caller's rights: the write path runs as the extension's (superuser) owner and would
--- run them with superuser rights, so it refuses such tables (unsafe_functions).
 -- SHA-256 (lower-case hex) of the UTF-8 bytes of a record's text output: exactly
 -- encode(sha256(convert_to(r::text, 'UTF8')), 'hex'), computed in C (c77_secure_db.c) in one
 -- call per row. Callers fix the settings the text output depends on; see HASHING.md.
@@ -218,6 +208,28 @@ CREATE FUNCTION c77_secure_db_row_hash(record, p_nulled smallint[]) RETURNS text
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'c77_secure_db_row_hash';
 
+-- The objects of p_relied_on ({{classid, objid}, ...} of functions, operators and types) a
+-- non-superuser owns now, named as in refusals ("own.f(integer), domain own.amount"); NULL if
+-- none. In C (trust.c): the write path checks a cached description on every call.
+CREATE FUNCTION c77_secure_db_untrusted_objects(p_relied_on oid[]) RETURNS text
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'c77_secure_db_untrusted_objects';
+
+-- Builds (or returns the cached) description of a table: its writable columns, its single-
+-- column primary key, which security columns it has, and its hash expression.
+--
+-- The hash covers every column except content_hash, hash_version, created_at, updated_at,
+-- deleted_at, generated columns (NULL in BEFORE triggers) and the names listed in the JSON
+-- comment on content_hash ({"exclude_hash_columns": [...]}; unknown names are ignored).
+-- See HASHING.md for the encoding.
+--
+-- It also records what of a non-superuser's the table's writes would run: the write path runs
+-- as the extension's (superuser) owner and would run it with superuser rights, so it refuses
+-- such tables (unsafe_functions). The functions, operators and types it checked are kept
+-- (relied_on), and a cached description is used only while they are all still owned by
+-- superusers: owners change without DDL on the table (ALTER ... OWNER TO, ALTER ROLE ...
+-- NOSUPERUSER). A table refused is described anew each time, so that it is written again
+-- once what got it refused is gone.
 CREATE FUNCTION c77_secure_db_table_meta_for(p_relid oid) RETURNS c77_secure_db_table_meta
 LANGUAGE plpgsql
 SET search_path = pg_catalog, @extschema@, pg_temp
@@ -229,7 +241,8 @@ DECLARE
     v_excluded text[] := v_security;
     v_columns text[];
 BEGIN
-    SELECT * INTO v_meta FROM @extschema@.c77_secure_db_table_meta WHERE relid = p_relid;
+    SELECT * INTO v_meta FROM @extschema@.c77_secure_db_table_meta
+    WHERE relid = p_relid AND unsafe_functions IS NULL AND @extschema@.c77_secure_db_untrusted_objects(relied_on) IS NULL;
     IF FOUND THEN
         RETURN v_meta;
     END IF;
@@ -304,18 +317,33 @@ BEGIN
            OR (d.classid = 'pg_trigger'::regclass AND d.objid IN (SELECT oid FROM pg_trigger WHERE tgrelid = p_relid))
            OR (d.classid = 'pg_policy'::regclass AND d.objid IN (SELECT oid FROM pg_policy WHERE polrelid = p_relid))
            OR (d.classid = 'pg_rewrite'::regclass AND d.objid IN (SELECT oid FROM pg_rewrite WHERE ev_class = p_relid))
+    ),
+    relied(classid, objid) AS (
+        -- Composite, domain, enum, range and multirange types: their owner can add an
+        -- attribute or a constraint calling any function, or a cast to json that to_jsonb()
+        -- would call, without touching the table. So can the owner of a typed table's type.
+        SELECT 'pg_type'::regclass::oid, t.oid
+        FROM (SELECT typ FROM used UNION SELECT reloftype FROM pg_class WHERE oid = p_relid AND reloftype <> 0) AS u
+        JOIN pg_type t ON t.oid = u.typ
+        WHERE t.typtype IN ('c', 'd', 'e', 'r', 'm')
+        UNION
+        -- Trigger functions: one could change a row after it was hashed.
+        SELECT 'pg_proc'::regclass::oid, tgfoid FROM pg_trigger WHERE tgrelid = p_relid AND NOT tgisinternal
+        UNION
+        -- Functions, SECURITY DEFINER or not (ALTER FUNCTION can make one an invoker's
+        -- function at any time, without touching the table), and operators.
+        SELECT refclassid, refobjid FROM deps WHERE refclassid IN ('pg_proc'::regclass, 'pg_operator'::regclass)
+        UNION
+        -- Operators' functions (expressions depend on the operator, not on its function).
+        SELECT 'pg_proc'::regclass::oid, op.oprcode
+        FROM deps d JOIN pg_operator op ON d.refclassid = 'pg_operator'::regclass AND op.oid = d.refobjid
     )
-    SELECT string_agg(DISTINCT unsafe, ', ') INTO v_meta.unsafe_functions
+    SELECT coalesce(array_agg(ARRAY[classid, objid] ORDER BY classid, objid), '{}') INTO v_meta.relied_on FROM relied;
+
+    SELECT string_agg(unsafe, ', ') INTO v_meta.unsafe_functions
     FROM (
-    -- A composite, domain, enum, range or multirange type a non-superuser owns: its owner can
-    -- add an attribute or a constraint calling any function, or a cast to json that to_jsonb()
-    -- would call, without touching the table. So can the owner of the type of a typed table.
-    SELECT format('%s %s', CASE t.typtype WHEN 'c' THEN 'type' WHEN 'd' THEN 'domain' WHEN 'e' THEN 'enum'
-                                          WHEN 'r' THEN 'range' ELSE 'multirange' END,
-                  t.oid::regtype) AS unsafe
-    FROM (SELECT typ FROM used UNION SELECT reloftype FROM pg_class WHERE oid = p_relid AND reloftype <> 0) AS u
-    JOIN pg_type t ON t.oid = u.typ JOIN pg_roles o ON o.oid = t.typowner
-    WHERE t.typtype IN ('c', 'd', 'e', 'r', 'm') AND NOT o.rolsuper
+    -- What of the above a non-superuser owns.
+    SELECT @extschema@.c77_secure_db_untrusted_objects(v_meta.relied_on) AS unsafe
     UNION ALL
     -- A rule: its actions write other tables, with whatever those run.
     SELECT format('rule %s', r.rulename) FROM pg_rewrite r WHERE r.ev_class = p_relid AND r.rulename <> '_RETURN'
@@ -326,25 +354,6 @@ BEGIN
     SELECT format('parent table %s', i.inhparent::regclass) FROM pg_inherits i WHERE i.inhrelid = p_relid
     UNION ALL
     SELECT format('child table %s', i.inhrelid::regclass) FROM pg_inherits i WHERE i.inhparent = p_relid
-    UNION ALL
-    -- A trigger function of a non-superuser: it could change a row after it was hashed.
-    SELECT format('trigger %s', t.tgname)
-    FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_roles o ON o.oid = p.proowner
-    WHERE t.tgrelid = p_relid AND NOT t.tgisinternal AND NOT o.rolsuper
-    UNION ALL
-    -- A function of a non-superuser, SECURITY DEFINER or not (ALTER FUNCTION can make it an
-    -- invoker's function at any time, without touching the table).
-    SELECT p.oid::regprocedure::text
-    FROM deps d JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
-    JOIN pg_roles o ON o.oid = p.proowner
-    WHERE NOT o.rolsuper
-    UNION ALL
-    -- An operator of a non-superuser, or over a non-superuser's function (expressions
-    -- depend on the operator, not on its function).
-    SELECT format('operator %s', op.oid::regoperator)
-    FROM deps d JOIN pg_operator op ON d.refclassid = 'pg_operator'::regclass AND op.oid = d.refobjid
-    JOIN pg_roles oo ON oo.oid = op.oprowner JOIN pg_proc p ON p.oid = op.oprcode JOIN pg_roles po ON po.oid = p.proowner
-    WHERE NOT (oo.rolsuper AND po.rolsuper)
     ) AS found;
 
     INSERT INTO @extschema@.c77_secure_db_table_meta VALUES (v_meta.*)
@@ -354,7 +363,7 @@ BEGIN
         has_hash_version = EXCLUDED.has_hash_version, has_created_at = EXCLUDED.has_created_at,
         has_updated_at = EXCLUDED.has_updated_at, has_deleted_at = EXCLUDED.has_deleted_at,
         hash_columns = EXCLUDED.hash_columns, hash_expression = EXCLUDED.hash_expression, hash_nulled = EXCLUDED.hash_nulled,
-        unsafe_functions = EXCLUDED.unsafe_functions;
+        unsafe_functions = EXCLUDED.unsafe_functions, relied_on = EXCLUDED.relied_on;
     RETURN v_meta;
 END
 $$;

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * c77_secure_db.h
- *		What the extension's C files share: the row hash, the write path's grants, session plans.
+ *		What the extension's C files share: the row hash, the write path's grants, session plans,
+ *		the owners' check.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,5 +33,11 @@ extern const char *c77_secure_db_take_grant(Oid relid, const char *statement);
  */
 extern SPIPlanPtr c77_secure_db_session_plan(SPIPlanPtr *plan, const char *schema, const char *sql, int nargs,
 											 Oid *argtypes);
+
+/*
+ * The objects of relied_on (an oid[] of {classid, objid} pairs of functions, operators and
+ * types) that a non-superuser owns now, named for a refusal; NULL if none. trust.c.
+ */
+extern char *c77_secure_db_untrusted(ArrayType *relied_on);
 
 #endif							/* C77_SECURE_DB_H */

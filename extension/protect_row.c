@@ -84,10 +84,12 @@ read_table(const char *schema, Oid relid, bool need_token, bool need_columns, Se
 	if (!need_columns)
 		return kind;
 
-	/* The table's cached description, made on a miss. */
+	/* The table's cached description if it may be used (see c77_secure_db_table_meta_for);
+	 * else made anew. */
 	if (SPI_execute_plan(c77_secure_db_session_plan(&cached_meta_plan, schema,
 									  "SELECT has_created_at, has_updated_at, has_deleted_at, has_content_hash, has_hash_version,\n"
-									  "       hash_nulled, unsafe_functions FROM %1$s.c77_secure_db_table_meta WHERE relid = $1",
+									  "       hash_nulled, unsafe_functions FROM %1$s.c77_secure_db_table_meta\n"
+									  "WHERE relid = $1 AND unsafe_functions IS NULL AND %1$s.c77_secure_db_untrusted_objects(relied_on) IS NULL",
 												  1, &argtype),
 						 &arg, NULL, false, 1) != SPI_OK_SELECT
 		|| (SPI_processed == 0
@@ -134,10 +136,6 @@ typedef struct Changes
 	bool		nulls[5];
 } Changes;
 
-/*
- * Sets column name to value, given as a datum of type (or NULL), converted to the column's
- * type as an assignment would: directly when the types match, else through text.
- */
 /* The attribute number of a column the table's description says it has. */
 static int
 column_number(TupleDesc desc, const char *name)
@@ -149,6 +147,10 @@ column_number(TupleDesc desc, const char *name)
 	return attnum;
 }
 
+/*
+ * Sets column name to value, given as a datum of type (or NULL), converted to the column's
+ * type as an assignment would: directly when the types match, else through text.
+ */
 static void
 change(Changes *changes, const char *name, Datum value, Oid type, bool null)
 {

@@ -337,6 +337,7 @@ typedef struct Writers
 	Oid			insert;			/* the insert's writer, if made */
 	FmgrInfo   *keyed_call;		/* their call information, if cached */
 	FmgrInfo   *insert_call;
+	ArrayType  *relied_on;		/* what the table's writes run (see trust.c); NULL: nothing */
 } Writers;
 
 /* An entry of writer_cache. */
@@ -438,8 +439,8 @@ query_writers(const char *schema, WriteRequest *req, Writers *writers)
 	nulls[5] = ' ';
 	row = run_for_row(c77_secure_db_session_plan(&writers_plan, schema,
 								   "SELECT max(w.relid), max(to_regprocedure(w.writer)::oid) FILTER (WHERE w.kind = $4),\n"
-								   "       max(to_regprocedure(w.writer)::oid) FILTER (WHERE w.kind = 'insert')\n"
-								   "FROM %1$s.c77_secure_db_writers AS w\n"
+								   "       max(to_regprocedure(w.writer)::oid) FILTER (WHERE w.kind = 'insert'), max(m.relied_on)\n"
+								   "FROM %1$s.c77_secure_db_writers AS w JOIN %1$s.c77_secure_db_table_meta AS m USING (relid)\n"
 								   "WHERE w.relid = to_regclass(format('%%I.%%I', $1, $2))::oid AND w.kind IN ($4, $5)\n"
 								   "  AND w.pk_column = $3 AND w.columns = $6 AND w.schema_name = $1 AND w.table_name = $2",
 								   6, argtypes),
@@ -450,6 +451,10 @@ query_writers(const char *schema, WriteRequest *req, Writers *writers)
 	writers->keyed = null ? InvalidOid : DatumGetObjectId(value);
 	value = heap_getattr(row, 3, desc, &null);
 	writers->insert = null ? InvalidOid : DatumGetObjectId(value);
+	value = heap_getattr(row, 4, desc, &null);
+	writers->relied_on = null ? NULL : DatumGetArrayTypePCopy(value);
+	if (writers->relied_on != NULL && ARR_NDIM(writers->relied_on) == 0)
+		writers->relied_on = NULL;
 	writers->keyed_call = writers->insert_call = NULL;
 }
 
@@ -467,6 +472,7 @@ find_writers(const char *schema, WriteRequest *req, Writers *writers)
 	bool		found;
 	FmgrInfo	keyed_call;
 	FmgrInfo	insert_call;
+	ArrayType  *relied_on;
 
 	if (cache == NULL)
 	{
@@ -499,9 +505,16 @@ find_writers(const char *schema, WriteRequest *req, Writers *writers)
 		fmgr_info_cxt(writers->insert, &insert_call, writer_cache_context);
 	}
 	shape = MemoryContextStrdup(writer_cache_context, shape);
+	relied_on = NULL;
+	if (writers->relied_on != NULL)
+	{
+		relied_on = MemoryContextAlloc(writer_cache_context, VARSIZE(writers->relied_on));
+		memcpy(relied_on, writers->relied_on, VARSIZE(writers->relied_on));
+	}
 	cached = hash_search(cache, &hash, HASH_ENTER, &found);
 	cached->shape = shape;
 	cached->writers = *writers;
+	cached->writers.relied_on = relied_on;
 	cached->keyed_call = keyed_call;
 	cached->insert_call = insert_call;
 	cached->writers.keyed_call = OidIsValid(writers->keyed) ? &cached->keyed_call : NULL;
@@ -757,7 +770,7 @@ c77_secure_db_operation(PG_FUNCTION_ARGS)
 	char	   *schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
 	bool		check_rbac = given(fcinfo, 1) && PG_GETARG_BOOL(1);
 	WriteRequest req;
-	Writers		writers = {InvalidOid, InvalidOid, InvalidOid, NULL, NULL};
+	Writers		writers = {InvalidOid, InvalidOid, InvalidOid, NULL, NULL, NULL};
 	char	   *error;
 	Datum		denial = (Datum) 0;
 	bool		denial_null = true;
@@ -781,6 +794,10 @@ c77_secure_db_operation(PG_FUNCTION_ARGS)
 		bool		has_deleted_at = true;
 
 		find_writers(schema, &req, &writers);
+		/* Writers were made for a table whose writes run only superusers' code; if that no
+		 * longer holds, the checks of a new shape describe the table anew and refuse it. */
+		if (OidIsValid(writers.relid) && writers.relied_on != NULL && c77_secure_db_untrusted(writers.relied_on) != NULL)
+			writers.relid = InvalidOid;
 		if (!OidIsValid(writers.relid))
 			error = check_shape(schema, &req, &writers.relid, &has_deleted_at);
 		/* The key is checked every time; deleted_at with the description only (a soft_delete
