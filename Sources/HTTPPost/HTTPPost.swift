@@ -5,7 +5,7 @@ import FoundationEssentials
 /// `https://` URLs; reads the response head and ignores the body.
 ///
 /// The socket work runs on a thread of its own, never on a Swift concurrency thread; the
-/// whole exchange, name resolution excepted, ends at `timeout` or soon after the calling task
+/// whole exchange, name resolution included, ends at `timeout` or soon after the calling task
 /// is cancelled.
 public enum HTTPPost {
     /// Posts `body` to `url` with the given header fields (`Host`, `Content-Length` and

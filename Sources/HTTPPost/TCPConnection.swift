@@ -14,28 +14,22 @@ final class TCPConnection {
         close(descriptor)
     }
 
-    /// Resolves `host` and connects to the first address that accepts.
+    /// Resolves `host` (see ``NameResolution``) and connects to the first address that accepts.
     static func connect(host: String, port: Int, deadline: PostDeadline) throws(HTTPPostError) -> TCPConnection {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>?
-        let resolved = getaddrinfo(host, String(port), &hints, &list)
-        guard resolved == 0, let first = list else {
-            throw HTTPPostError(.resolve, "cannot resolve \(host): \(String(cString: gai_strerror(resolved)))")
-        }
-        defer { freeaddrinfo(first) }
-        var failure = HTTPPostError(.connect, "no address for \(host)")
-        var address: UnsafeMutablePointer<addrinfo>? = first
-        while let current = address {
-            address = current.pointee.ai_next
-            do {
-                return try connect(to: current.pointee, deadline: deadline)
-            } catch where error.code == .connect {
-                failure = HTTPPostError(.connect, "cannot connect to \(host):\(port): \(error.description)")
+        let addresses = try NameResolution.resolve(host: host, port: port, deadline: deadline)
+        return try withExtendedLifetime(addresses) { () throws(HTTPPostError) -> TCPConnection in
+            var failure = HTTPPostError(.connect, "no address for \(host)")
+            var address: UnsafeMutablePointer<addrinfo>? = addresses.first
+            while let current = address {
+                address = current.pointee.ai_next
+                do throws(HTTPPostError) {
+                    return try connect(to: current.pointee, deadline: deadline)
+                } catch where error.code == .connect {
+                    failure = HTTPPostError(.connect, "cannot connect to \(host):\(port): \(error.description)")
+                }
             }
+            throw failure
         }
-        throw failure
     }
 
     private static func connect(to address: addrinfo, deadline: PostDeadline) throws(HTTPPostError) -> TCPConnection {

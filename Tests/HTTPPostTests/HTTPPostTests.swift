@@ -1,5 +1,5 @@
 import Foundation
-import HTTPPost
+@testable import HTTPPost
 import LocalReceivers
 import Testing
 
@@ -67,5 +67,42 @@ import Testing
             try await HTTPPost.send(to: URL(string: "https://127.0.0.1:\(server.port)/hook")!, headers: [], body: [], timeout: .seconds(10))
         }
         #expect(wrongName?.code == .tls)
+    }
+}
+
+/// Name resolution waits only as long as the POST may: a name server that never answers
+/// would hold `getaddrinfo` for its own timeouts.
+@Suite struct NameResolutionTests {
+    @Test func aLookupThatDoesNotAnswerTimesOut() throws {
+        let started = ContinuousClock.now
+        let error = #expect(throws: HTTPPostError.self) {
+            try NameResolution.resolve(host: "webhook.example", port: 443, deadline: PostDeadline(timeout: .milliseconds(200))) { _, _ in
+                sleep(5)
+                return .failure(HTTPPostError(.resolve, "answered too late"))
+            }
+        }
+        #expect(error?.code == .timeout)
+        #expect(ContinuousClock.now - started < .seconds(3))
+    }
+
+    @Test func cancellingTheDeadlineEndsTheWait() throws {
+        let deadline = PostDeadline(timeout: .seconds(30))
+        deadline.cancel()
+        let error = #expect(throws: HTTPPostError.self) {
+            try NameResolution.resolve(host: "webhook.example", port: 443, deadline: deadline) { _, _ in
+                sleep(5)
+                return .failure(HTTPPostError(.resolve, "answered too late"))
+            }
+        }
+        #expect(error?.code == .cancelled)
+    }
+
+    @Test func theSystemResolverFindsLocalhostAndNamesAnUnknownHost() throws {
+        let addresses = try NameResolution.resolve(host: "localhost", port: 80, deadline: PostDeadline(timeout: .seconds(10)))
+        #expect(addresses.first.pointee.ai_socktype == Int32(SOCK_STREAM.rawValue))
+        let error = #expect(throws: HTTPPostError.self) {
+            try NameResolution.resolve(host: "no-such-host.invalid", port: 80, deadline: PostDeadline(timeout: .seconds(10)))
+        }
+        #expect(error?.code == .resolve)
     }
 }
