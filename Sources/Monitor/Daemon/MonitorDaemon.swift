@@ -107,7 +107,7 @@ public final class MonitorDaemon: Service, Sendable {
             // current run (if any) has finished or been cancelled.
         }
         notifier.stopping()
-        await database.close()
+        database.close()
         logger.info("Stopped")
     }
 

@@ -76,8 +76,8 @@ public final class MonitoredDatabase: Sendable {
     }
 
     /// Closes the connection.
-    public func close() async {
-        await client.close()
+    public func close() {
+        client.close()
     }
 
     private func noteConnected(_ connection: PostgresConnection) async throws {
