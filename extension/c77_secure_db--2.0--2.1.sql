@@ -682,7 +682,7 @@ BEGIN
     v_sql := format($q$
         SELECT jsonb_build_object('count', count(*), 'digest', encode(sha256(coalesce(string_agg(d, ''::bytea ORDER BY k), '')), 'hex'))
         FROM (SELECT t.%3$I AS k, @extschema@.c77_secure_db_row_digest(t) AS d
-              FROM %1$I.%2$I AS t
+              FROM ONLY %1$I.%2$I AS t
               WHERE ($1::text IS NULL OR t.%3$I > $1::%4$s) AND ($2::text IS NULL OR t.%3$I <= $2::%4$s)) AS bucket
         $q$, (v_target.meta).schema_name, (v_target.meta).table_name, (v_target.meta).pk_column, (v_target.meta).pk_type);
     FOR i IN 1 .. cardinality(p_bounds) - 1 LOOP
@@ -727,7 +727,7 @@ BEGIN
                                   'done', $3 IS NULL OR count(*) <= $3)
         FROM (SELECT t.%3$I::text AS k, encode(@extschema@.c77_secure_db_row_digest(t), 'hex') AS d,
                      row_number() OVER (ORDER BY t.%3$I) AS n
-              FROM %1$I.%2$I AS t
+              FROM ONLY %1$I.%2$I AS t
               WHERE ($1::text IS NULL OR t.%3$I > $1::%4$s) AND ($2::text IS NULL OR t.%3$I <= $2::%4$s)
               ORDER BY t.%3$I LIMIT $3 + 1) AS range
         $q$, (v_target.meta).schema_name, (v_target.meta).table_name, (v_target.meta).pk_column, (v_target.meta).pk_type)

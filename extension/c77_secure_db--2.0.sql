@@ -1283,7 +1283,7 @@ BEGIN
     v_id := p_data ->> v_meta.pk_column;
     BEGIN
         EXECUTE format('SELECT s.content_hash AS stored, %6$s AS version, %1$s AS stored_calc, %2$s AS candidate_calc
-                        FROM %3$I.%4$I AS s CROSS JOIN LATERAL jsonb_populate_record(s, $1) AS c
+                        FROM ONLY %3$I.%4$I AS s CROSS JOIN LATERAL jsonb_populate_record(s, $1) AS c
                         WHERE s.%5$I = (jsonb_populate_record(NULL::%3$I.%4$I, $1)).%5$I',
                        replace(v_meta.hash_expression, '@ROW@', 's'), replace(v_meta.hash_expression, '@ROW@', 'c'),
                        v_meta.schema_name, v_meta.table_name, v_meta.pk_column,
@@ -1376,7 +1376,7 @@ BEGIN
     END IF;
     -- First the batch's last key, from the index alone; then the batch as a key range, which
     -- needs no sort. Without a last key (fewer rows left) the batch runs to p_until_key.
-    EXECUTE format('SELECT k::text FROM (SELECT t.%1$I AS k FROM %2$I.%3$I AS t
+    EXECUTE format('SELECT k::text FROM (SELECT t.%1$I AS k FROM ONLY %2$I.%3$I AS t
                     WHERE ($1::text IS NULL OR t.%1$I > $1::%4$s) AND ($2::text IS NULL OR t.%1$I <= $2::%4$s)
                     ORDER BY t.%1$I OFFSET $3 - 1 LIMIT 1) AS last', v_meta.pk_column, v_meta.schema_name, v_meta.table_name, v_meta.pk_type)
     INTO v_last_key USING p_after_key, p_until_key, p_max_rows;
@@ -1389,14 +1389,14 @@ BEGIN
                                                                 'calculated_hash', calc, 'hash_version', version) ORDER BY k)
                                    FILTER (WHERE stored IS NOT NULL AND stored <> calc), '[]'))
         FROM (SELECT t.%3$I AS k, t.content_hash AS stored, %5$s AS version, %4$s AS calc
-              FROM %1$I.%2$I AS t
+              FROM ONLY %1$I.%2$I AS t
               WHERE ($1::text IS NULL OR t.%3$I > $1::%6$s) AND ($2::text IS NULL OR t.%3$I <= $2::%6$s)) AS batch
         $q$, v_meta.schema_name, v_meta.table_name, v_meta.pk_column, replace(v_meta.hash_expression, '@ROW@', 't'),
         CASE WHEN v_meta.has_hash_version THEN 't.hash_version' ELSE 'NULL::integer' END, v_meta.pk_type)
     INTO v_result USING p_after_key, coalesce(v_last_key, p_until_key);
     v_done := v_last_key IS NULL;
     IF v_done THEN
-        EXECUTE format('SELECT t.%1$I::text FROM %2$I.%3$I AS t
+        EXECUTE format('SELECT t.%1$I::text FROM ONLY %2$I.%3$I AS t
                         WHERE ($1::text IS NULL OR t.%1$I > $1::%4$s) AND ($2::text IS NULL OR t.%1$I <= $2::%4$s)
                         ORDER BY t.%1$I DESC LIMIT 1', v_meta.pk_column, v_meta.schema_name, v_meta.table_name, v_meta.pk_type)
         INTO v_last_key USING p_after_key, p_until_key;
@@ -1436,14 +1436,14 @@ BEGIN
     END IF;
     SELECT reltuples::bigint INTO v_rows FROM pg_class WHERE oid = v_relid;
     IF v_rows IS NULL OR v_rows < 0 THEN  -- never analyzed
-        EXECUTE format('SELECT count(*) FROM %I.%I', v_meta.schema_name, v_meta.table_name) INTO v_rows;
+        EXECUTE format('SELECT count(*) FROM ONLY %I.%I', v_meta.schema_name, v_meta.table_name) INTO v_rows;
     END IF;
     v_step := v_rows / p_segments;
     IF v_step < 1 THEN
         RETURN '[]';
     END IF;
     FOR i IN 1 .. p_segments - 1 LOOP
-        EXECUTE format('SELECT k::text FROM (SELECT t.%1$I AS k FROM %2$I.%3$I AS t
+        EXECUTE format('SELECT k::text FROM (SELECT t.%1$I AS k FROM ONLY %2$I.%3$I AS t
                         WHERE ($1::text IS NULL OR t.%1$I > $1::%4$s) ORDER BY t.%1$I OFFSET $2 - 1 LIMIT 1) AS b',
                        v_meta.pk_column, v_meta.schema_name, v_meta.table_name, v_meta.pk_type)
         INTO v_key USING v_key, v_step;
