@@ -85,7 +85,7 @@ $$;
 
 CREATE FUNCTION c77_rbac_role_id(p_role text) RETURNS bigint
 LANGUAGE sql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
     WITH new AS (INSERT INTO @extschema@.c77_rbac_roles (name) VALUES (@extschema@.c77_rbac_require(p_role, 'role'))
                  ON CONFLICT (name) DO NOTHING RETURNING id)
@@ -94,7 +94,7 @@ $$;
 
 CREATE FUNCTION c77_rbac_subject_id(p_external_id text) RETURNS bigint
 LANGUAGE sql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
     WITH new AS (INSERT INTO @extschema@.c77_rbac_subjects (external_id) VALUES (@extschema@.c77_rbac_require(p_external_id, 'external_id'))
                  ON CONFLICT (external_id) DO NOTHING RETURNING id)
@@ -104,7 +104,7 @@ $$;
 -- Gives a role a feature (both created on first use). True when it was new.
 CREATE FUNCTION c77_rbac_grant_feature(p_role text, p_feature text) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_feature bigint;
@@ -121,7 +121,7 @@ $$;
 -- Takes a feature from a role. True when the role had it.
 CREATE FUNCTION c77_rbac_revoke_feature(p_role text, p_feature text) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     DELETE FROM @extschema@.c77_rbac_role_features rf
@@ -135,7 +135,7 @@ $$;
 -- Gives a subject a role within a scope (global/all: every scope). True when it was new.
 CREATE FUNCTION c77_rbac_assign_subject(p_external_id text, p_role text, p_scope_type text, p_scope_id text) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     INSERT INTO @extschema@.c77_rbac_subject_roles (subject_id, role_id, scope_type, scope_id)
@@ -149,7 +149,7 @@ $$;
 -- Takes a role in a scope from a subject. True when the subject had it.
 CREATE FUNCTION c77_rbac_revoke_subject_role(p_external_id text, p_role text, p_scope_type text, p_scope_id text) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     DELETE FROM @extschema@.c77_rbac_subject_roles sr
@@ -164,7 +164,7 @@ $$;
 -- Assigns one role in one scope to many subjects; returns how many assignments were new.
 CREATE FUNCTION c77_rbac_bulk_assign_subjects(p_external_ids text[], p_role text, p_scope_type text, p_scope_id text) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_id text;
@@ -187,7 +187,7 @@ $$;
 CREATE FUNCTION c77_rbac_can_access(p_feature text, p_external_id text, p_scope_type text DEFAULT NULL, p_scope_id text DEFAULT NULL)
 RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT EXISTS (
         SELECT 1

@@ -67,7 +67,7 @@ $$;
 -- whole chain, the anchor; before anything was sealed, position 0 and 64 zeros.
 CREATE FUNCTION c77_secure_db_audit_chain_head(OUT seal_seq bigint, OUT chain_digest text)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     SELECT a.seal_seq, a.chain_digest INTO seal_seq, chain_digest
@@ -88,7 +88,7 @@ $$;
 -- "head_digest", "unsealed"} — unsealed: rows still waiting (counted up to 100000).
 CREATE FUNCTION c77_secure_db_seal_audit(p_max_rows integer DEFAULT 10000) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '30s' 
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
@@ -148,7 +148,7 @@ CREATE FUNCTION c77_secure_db_verify_audit_chain(
     p_from_seq bigint DEFAULT NULL, p_to_seq bigint DEFAULT NULL, p_max_breaks integer DEFAULT 100
 ) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
@@ -216,7 +216,7 @@ $$;
 -- deleted and an anchor forged to hide the gap — is told apart from a purge (the daemon checks).
 CREATE OR REPLACE FUNCTION c77_secure_db_purge_audit(p_before timestamptz, p_batch_size integer DEFAULT 10000) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_started timestamptz := clock_timestamp();
@@ -265,7 +265,7 @@ $$;
 -- up to 100000, so the check stays fast whatever the backlog).
 CREATE OR REPLACE FUNCTION c77_secure_db_health_check() RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_operations bigint;
@@ -306,7 +306,7 @@ GRANT SELECT ON c77_secure_db_digest_head TO c77_secure_db_admin, c77_secure_db_
 -- Records the digest log's latest entry; refuses to go back to an older one.
 CREATE FUNCTION c77_secure_db_record_digest_head(p_entry_seq bigint, p_entry_link text) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_current bigint;
@@ -363,8 +363,10 @@ TO c77_secure_db_admin, c77_secure_db_monitor;
 --
 -- Writers are created on first use by the extension's owner, in the extension's schema, as
 -- members of the extension (so pg_dump leaves them out and DROP EXTENSION removes them), with
--- EXECUTE revoked from everyone. Their statements quote every identifier with format('%I') and
--- bind the payload as $1; their bodies are passed as one quoted literal. A writer is named
+-- EXECUTE revoked from everyone; the write path calls them directly, as c77_secure_db_writer
+-- (write_path.c). Their statements quote every identifier with format('%I'), bind the payload
+-- as $1, and name the key's equality with its schema; their bodies are passed as one quoted
+-- literal. A writer is named
 -- after a hash of everything its statement depends on, and is dropped whenever its table's
 -- cached description is (any DDL on the table, DROP TABLE, removing the schema from the
 -- registry): c77_secure_db_writers references c77_secure_db_table_meta ON DELETE CASCADE, and
@@ -386,7 +388,7 @@ REVOKE ALL ON c77_secure_db_writers FROM PUBLIC;
 -- Drops the writer function of a deleted c77_secure_db_writers row.
 CREATE FUNCTION c77_secure_db_drop_writer() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF to_regprocedure(OLD.writer) IS NOT NULL THEN
@@ -399,22 +401,34 @@ $$;
 CREATE TRIGGER c77_secure_db_drop_writer AFTER DELETE ON c77_secure_db_writers
     FOR EACH ROW EXECUTE FUNCTION c77_secure_db_drop_writer();
 
--- The SQL that runs one statement of the write path on a checked table and payload, with the
--- payload as $1, and returns the written row as jsonb (NULL when no row was written): a call
--- of the statement's writer, created here if it does not exist yet. If it cannot be created,
--- the statement itself, to be planned this once. That includes while another transaction is
--- creating the same writer and has not committed yet: the advisory lock lets this one go on
--- at once instead of waiting for that transaction to end. A table gets at most 100 writers,
--- so that callers sending ever new key sets cannot fill the catalog with functions.
+-- The equality of a key column's type (the default btree or hash operator class's, as
+-- OPERATOR(schema.name)), or NULL if it has none: the writers' search_path holds pg_catalog
+-- only, and names no operator a caller could have created. In C (write_path.c).
+CREATE FUNCTION c77_secure_db_key_equality(p_type regtype) RETURNS text
+LANGUAGE C STABLE STRICT
+AS 'MODULE_PATHNAME', 'c77_secure_db_key_equality';
+
+-- The SQL of one statement of the write path on a checked table and payload, with the payload
+-- as $1, returning the written row as jsonb (NULL when no row was written); and its writer,
+-- created here, which later calls use. The caller runs the statement this once. No writer is
+-- made while another transaction is creating the same one and has not committed yet (the
+-- advisory lock lets this one go on at once instead of waiting for that transaction to end),
+-- nor for a table with 100 writers already (callers sending ever new key sets cannot fill the
+-- catalog with functions), nor while an event trigger whose function a non-superuser owns is
+-- enabled (creating a writer is DDL, run with the extension owner's rights).
+--
+-- Writers are SECURITY INVOKER: the write path runs them as c77_secure_db_writer.
 CREATE FUNCTION c77_secure_db_writer_for(p_relid oid, p_schema text, p_table text, p_kind text, p_pk text, p_columns text[])
 RETURNS text
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_statement text;
     v_name text;
     v_function text;
+    v_equals text := coalesce(@extschema@.c77_secure_db_key_equality(
+                                  (SELECT atttypid FROM pg_attribute WHERE attrelid = p_relid AND attname = p_pk)), '=');
 BEGIN
     v_statement := CASE
         WHEN p_kind = 'insert' AND cardinality(p_columns) = 0 THEN
@@ -423,29 +437,31 @@ BEGIN
             format('INSERT INTO %1$I.%2$I AS t (%3$s) SELECT %3$s FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) RETURNING to_jsonb(t.*)',
                    p_schema, p_table, (SELECT string_agg(format('%I', c), ', ') FROM unnest(p_columns) AS c))
         WHEN p_kind = 'update' THEN
-            format('UPDATE ONLY %1$I.%2$I AS t SET %3$s FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%4$I = v.%4$I RETURNING to_jsonb(t.*)',
+            format('UPDATE ONLY %1$I.%2$I AS t SET %3$s FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%4$I %5$s v.%4$I RETURNING to_jsonb(t.*)',
                    p_schema, p_table,
                    coalesce((SELECT string_agg(format('%1$I = v.%1$I', c), ', ') FROM unnest(p_columns) AS c WHERE c <> p_pk),
                             format('%1$I = t.%1$I', p_pk)),
-                   p_pk)
+                   p_pk, v_equals)
         WHEN p_kind = 'soft_delete' THEN
-            format('UPDATE ONLY %1$I.%2$I AS t SET deleted_at = now() FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%3$I = v.%3$I RETURNING to_jsonb(t.*)',
-                   p_schema, p_table, p_pk)
+            format('UPDATE ONLY %1$I.%2$I AS t SET deleted_at = now() FROM jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%3$I %4$s v.%3$I RETURNING to_jsonb(t.*)',
+                   p_schema, p_table, p_pk, v_equals)
         WHEN p_kind = 'delete' THEN
-            format('DELETE FROM ONLY %1$I.%2$I AS t USING jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%3$I = v.%3$I RETURNING to_jsonb(t.*)',
-                   p_schema, p_table, p_pk)
+            format('DELETE FROM ONLY %1$I.%2$I AS t USING jsonb_populate_record(NULL::%1$I.%2$I, $1) AS v WHERE t.%3$I %4$s v.%3$I RETURNING to_jsonb(t.*)',
+                   p_schema, p_table, p_pk, v_equals)
     END;
     v_name := 'c77_secure_db_w_' || left(encode(sha256(convert_to(jsonb_build_array(
                   p_relid, p_schema, p_table, p_kind, p_pk, p_columns, v_statement)::text, 'UTF8')), 'hex'), 40);
     v_function := format('%I.%I(jsonb)', '@extschema@', v_name);
     IF NOT pg_try_advisory_xact_lock(hashtext('c77_secure_db_writer'), hashtext(v_name))
-       OR (SELECT count(*) FROM @extschema@.c77_secure_db_writers WHERE relid = p_relid) >= 100 THEN
+       OR (SELECT count(*) FROM @extschema@.c77_secure_db_writers WHERE relid = p_relid) >= 100
+       OR EXISTS (SELECT FROM pg_event_trigger e JOIN pg_proc p ON p.oid = e.evtfoid JOIN pg_roles o ON o.oid = p.proowner
+                  WHERE e.evtenabled <> 'D' AND NOT o.rolsuper) THEN
         RETURN v_statement;
     END IF;
     BEGIN
         -- The one variable, r, never shadows a column (#variable_conflict use_column).
-        EXECUTE format('CREATE FUNCTION %s RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, %I, pg_temp AS %L',
-                       v_function, '@extschema@',
+        EXECUTE format('CREATE FUNCTION %s RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS %L',
+                       v_function,
                        format(E'#variable_conflict use_column\nDECLARE\n    r jsonb;\nBEGIN\n    %s\n    INTO r;\n    RETURN r;\nEND', v_statement));
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', v_function);
         EXECUTE format('ALTER EXTENSION c77_secure_db ADD FUNCTION %s', v_function);
@@ -457,10 +473,11 @@ BEGIN
     EXCEPTION WHEN others THEN
         RETURN v_statement;
     END;
-    RETURN format('SELECT %I.%I($1)', '@extschema@', v_name);
+    RETURN v_statement;
 END
 $$;
-REVOKE ALL ON FUNCTION c77_secure_db_drop_writer(), c77_secure_db_writer_for(oid, text, text, text, text, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION c77_secure_db_drop_writer(), c77_secure_db_key_equality(regtype),
+    c77_secure_db_writer_for(oid, text, text, text, text, text[]) FROM PUBLIC;
 
 -- c77_secure_db_operation(data, check_rbac, required_feature, scope_type, scope_id): as in
 -- 2.0 (same requests, responses, errors and audit rows), now in C (write_path.c): it reads the
@@ -475,7 +492,7 @@ REVOKE ALL ON FUNCTION c77_secure_db_drop_writer(), c77_secure_db_writer_for(oid
 CREATE FUNCTION c77_secure_db_check_write_shape(p_schema text, p_table text, p_pk text, p_columns text[],
                                                 OUT relid oid, OUT has_deleted_at boolean, OUT error text)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_meta @extschema@.c77_secure_db_table_meta;
@@ -512,7 +529,7 @@ CREATE OR REPLACE FUNCTION c77_secure_db_operation(
     p_scope_type text DEFAULT NULL, p_scope_id text DEFAULT NULL
 ) RETURNS jsonb
 LANGUAGE C SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'c77_secure_db_operation';
 
 -- The 1-argument form, without RBAC: the same function. (In 2.0 a SQL wrapper the planner
@@ -520,14 +537,14 @@ AS 'MODULE_PATHNAME', 'c77_secure_db_operation';
 -- every call of a query sent as text.)
 CREATE OR REPLACE FUNCTION c77_secure_db_operation(p_json_data jsonb) RETURNS jsonb
 LANGUAGE C SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'c77_secure_db_operation';
 
 -- The protection trigger, now in C (protect_row.c): the same checks and security columns as
 -- in 2.0, the write path's grant taken first, then a token (c77_secure_db_token_kind).
 CREATE OR REPLACE FUNCTION c77_secure_db_protect_row() RETURNS trigger
 LANGUAGE C SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS 'MODULE_PATHNAME', 'c77_secure_db_protect_row';
@@ -541,7 +558,7 @@ REVOKE ALL ON FUNCTION c77_secure_db_check_write_shape(text, text, text, text[])
 -- have run that function with the write path's rights.
 CREATE OR REPLACE FUNCTION c77_secure_db_on_ddl_end() RETURNS event_trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_command record;
@@ -628,7 +645,7 @@ AS $$ SELECT pg_catalog.sha256(pg_catalog.record_send(p_row)) $$;
 CREATE FUNCTION c77_secure_db_digest_target(p_schema_name text, p_table_name text,
                                             OUT meta c77_secure_db_table_meta, OUT error text)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_relid oid := @extschema@.c77_secure_db_relid(p_schema_name, p_table_name);
@@ -659,7 +676,7 @@ $$;
 -- A bucket's digest is SHA-256 (hex) of its rows' row digests (32 bytes each) in key order.
 CREATE FUNCTION c77_secure_db_bucket_digests(p_schema_name text, p_table_name text, p_bounds text[]) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 SET client_encoding = 'UTF8'
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
@@ -703,7 +720,7 @@ CREATE FUNCTION c77_secure_db_row_digests(
     p_schema_name text, p_table_name text, p_after_key text, p_until_key text, p_max_rows integer DEFAULT NULL
 ) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 SET client_encoding = 'UTF8'
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
@@ -765,7 +782,7 @@ $$;
 CREATE FUNCTION c77_secure_db_explaining_operations(p_schema_name text, p_table_name text, p_keys text[], p_after_seq bigint)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$

@@ -22,13 +22,14 @@
 -- * A superuser can still disable triggers or set session_replication_role = replica; that is
 --   what the c77-secure-dbd daemon and the verification functions detect.
 --
--- Every SECURITY DEFINER function pins search_path to pg_catalog first (so that nothing
--- created in this extension's schema can stand in for a built-in), then this extension's
--- schema, pg_temp last; every identifier that comes from a caller is quoted with format('%I')
+-- Every SECURITY DEFINER function pins search_path to pg_catalog, pg_temp, and names this
+-- extension's objects with their schema: nothing created in any schema, this extension's
+-- included, can stand in for a built-in function or operator (an exact-type overload beats a
+-- built-in that needs a coercion, wherever it is on the path); every identifier that comes from a caller is quoted with format('%I')
 -- after being checked against the catalog; every value is bound with EXECUTE ... USING.
 -- Install it into a schema only superusers can create objects in: a schema open to others
--- (like `public` before PostgreSQL 15) gets a warning, since an overload of one of its
--- functions created there could be chosen by its SECURITY DEFINER code.
+-- (like `public` before PostgreSQL 15) gets a warning, since callers' unqualified calls of its
+-- functions could resolve to an overload created there.
 
 \echo Use "CREATE EXTENSION c77_secure_db" to load this file. \quit
 
@@ -64,6 +65,18 @@ BEGIN
             EXECUTE format('CREATE ROLE %I NOLOGIN', v_role);
         END IF;
     END LOOP;
+    -- The role the write path runs a table's statements as (write_path.c), so that what they
+    -- call runs with no more rights than that: no login, no members, nothing but what
+    -- registration grants it on secure tables; like a superuser before it, past row security.
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'c77_secure_db_writer') THEN
+        CREATE ROLE c77_secure_db_writer NOLOGIN NOINHERIT BYPASSRLS;
+    ELSIF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'c77_secure_db_writer'
+                  AND (rolsuper OR rolcanlogin OR rolcreaterole OR rolcreatedb OR rolreplication))
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members
+                  WHERE roleid = 'c77_secure_db_writer'::regrole OR member = 'c77_secure_db_writer'::regrole) THEN
+        RAISE EXCEPTION 'Role c77_secure_db_writer exists with rights or members of its own'
+            USING HINT = 'The write path runs statements as this role; drop it, or remove its attributes and memberships.';
+    END IF;
     -- user can do what readonly can; admin what user can.
     IF NOT pg_catalog.pg_has_role('c77_secure_db_user', 'c77_secure_db_readonly', 'MEMBER') THEN
         GRANT c77_secure_db_readonly TO c77_secure_db_user;
@@ -180,7 +193,7 @@ CREATE FUNCTION c77_secure_db_audit(
     p_rbac_user text DEFAULT NULL, p_feature text DEFAULT NULL, p_details jsonb DEFAULT NULL
 ) RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_id bigint;
@@ -232,7 +245,7 @@ AS 'MODULE_PATHNAME', 'c77_secure_db_untrusted_objects';
 -- once what got it refused is gone.
 CREATE FUNCTION c77_secure_db_table_meta_for(p_relid oid) RETURNS c77_secure_db_table_meta
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_meta @extschema@.c77_secure_db_table_meta;
@@ -394,7 +407,7 @@ $$;
 -- run as whoever issues the DDL and must be able to ask.
 CREATE FUNCTION c77_secure_db_is_secure_schema(p_schema text) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN EXISTS (SELECT 1 FROM @extschema@.c77_secure_db_secure_schemas WHERE schema_name = p_schema);
@@ -404,7 +417,7 @@ $$;
 -- Creates a token for this session and puts it in force for the current transaction.
 CREATE FUNCTION c77_secure_db_authorize(p_operation text, p_relid oid) RETURNS uuid
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_token uuid := gen_random_uuid();
@@ -422,7 +435,7 @@ $$;
 -- write path: a plain function call runs without a query executor.
 CREATE FUNCTION c77_secure_db_deauthorize(p_token uuid, p_consumed boolean DEFAULT false) RETURNS boolean
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_setting text := set_config('c77_secure_db.auth_token', '', true);
@@ -445,7 +458,7 @@ $$;
 -- after its one statement.
 CREATE FUNCTION c77_secure_db_token_kind(p_relid oid) RETURNS text
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_setting text := nullif(current_setting('c77_secure_db.auth_token', true), '');
@@ -488,7 +501,7 @@ $$;
 -- independent of the session (TimeZone, DateStyle, …); see HASHING.md.
 CREATE FUNCTION c77_secure_db_protect_row() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
@@ -531,7 +544,7 @@ $$;
 -- BEFORE TRUNCATE: never allowed on a secure table (rows would vanish without a trace).
 CREATE FUNCTION c77_secure_db_block_truncate() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RAISE EXCEPTION 'Direct modifications not allowed on secure table %.%. Use c77_secure_db_operation() function.',
@@ -540,11 +553,29 @@ BEGIN
 END
 $$;
 
+-- What the write path's role, c77_secure_db_writer, needs on a secure table: its rows, and the
+-- sequences its serial and identity columns draw from.
+CREATE FUNCTION c77_secure_db_writer_access(p_relid oid) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_sequence regclass;
+BEGIN
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO c77_secure_db_writer', p_relid::regclass);
+    FOR v_sequence IN SELECT d.objid::regclass FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+                      WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+                        AND d.refobjid = p_relid AND d.deptype IN ('a', 'i') LOOP
+        EXECUTE format('GRANT USAGE ON SEQUENCE %s TO c77_secure_db_writer', v_sequence);
+    END LOOP;
+END
+$$;
+
 -- Puts the protection triggers on a table (idempotent), lets readonly read it, and hashes
 -- its rows that have no hash yet. Returns the number of rows hashed.
 CREATE FUNCTION c77_secure_db_protect_table(p_relid oid) RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_meta @extschema@.c77_secure_db_table_meta;
@@ -562,6 +593,7 @@ BEGIN
                        v_meta.schema_name, v_meta.table_name);
     END IF;
     EXECUTE format('GRANT SELECT ON %I.%I TO c77_secure_db_readonly, c77_secure_db_monitor', v_meta.schema_name, v_meta.table_name);
+    PERFORM @extschema@.c77_secure_db_writer_access(p_relid);
     RETURN @extschema@.c77_secure_db_rehash_rows(p_relid, true);
 END
 $$;
@@ -569,13 +601,14 @@ $$;
 -- Removes the protection triggers from a table.
 CREATE FUNCTION c77_secure_db_unprotect_table(p_relid oid) RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_name text := p_relid::regclass::text;
 BEGIN
     EXECUTE format('DROP TRIGGER IF EXISTS c77_secure_db_protect ON %s', v_name);
     EXECUTE format('DROP TRIGGER IF EXISTS c77_secure_db_no_truncate ON %s', v_name);
+    EXECUTE format('REVOKE ALL ON %s FROM c77_secure_db_writer', v_name);
     DELETE FROM @extschema@.c77_secure_db_table_meta WHERE relid = p_relid;
 END
 $$;
@@ -588,7 +621,7 @@ $$;
 -- passes only then). Open to everyone, like c77_secure_db_is_secure_schema.
 CREATE FUNCTION c77_secure_db_ddl_window_open(p_relid oid) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT EXISTS (SELECT 1 FROM @extschema@.c77_secure_db_ddl_windows
                    WHERE relid = p_relid AND xact = pg_current_xact_id_if_assigned())
@@ -601,7 +634,7 @@ $$;
 -- where an administrator opened a window in this transaction.
 CREATE FUNCTION c77_secure_db_after_ddl(p_relid oid, p_created boolean) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_schema text;
@@ -621,6 +654,7 @@ BEGIN
         RETURN;
     END IF;
     DELETE FROM @extschema@.c77_secure_db_table_meta WHERE relid = p_relid;
+    PERFORM @extschema@.c77_secure_db_writer_access(p_relid);  -- a serial column may have come
     IF @extschema@.c77_secure_db_ddl_window_open(p_relid) THEN
         PERFORM @extschema@.c77_secure_db_rehash_rows(p_relid);
     END IF;
@@ -630,7 +664,7 @@ $$;
 -- Forgets the cached description of a dropped table.
 CREATE FUNCTION c77_secure_db_forget_table(p_relid oid) RETURNS void
 LANGUAGE sql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$ DELETE FROM @extschema@.c77_secure_db_table_meta WHERE relid = p_relid $$;
 
 -- ddl_command_end: protects tables created in a secure schema; for DDL on an existing secure
@@ -642,7 +676,7 @@ AS $$ DELETE FROM @extschema@.c77_secure_db_table_meta WHERE relid = p_relid $$;
 -- SECURITY DEFINER).
 CREATE FUNCTION c77_secure_db_on_ddl_end() RETURNS event_trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_command record;
@@ -688,7 +722,7 @@ $$;
 -- rehash window; cached descriptions of dropped tables are forgotten.
 CREATE FUNCTION c77_secure_db_on_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_object record;
@@ -726,7 +760,7 @@ CREATE EVENT TRIGGER c77_secure_db_drop_guard ON sql_drop
 -- table comes under protection). Returns how many rows it hashed.
 CREATE FUNCTION c77_secure_db_rehash_rows(p_relid oid, p_only_unhashed boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_meta @extschema@.c77_secure_db_table_meta;
@@ -774,7 +808,7 @@ $$;
 -- success:false.
 CREATE FUNCTION c77_secure_db_manage_secure_schemas(p_operation text, p_schema_name text DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_schemas jsonb;
@@ -808,7 +842,7 @@ $$;
 -- The 'add' and 'remove' of c77_secure_db_manage_secure_schemas, with the owner's rights.
 CREATE FUNCTION c77_secure_db_change_registry(p_operation text, p_schema_name text) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_started timestamptz := clock_timestamp();
@@ -828,7 +862,7 @@ BEGIN
                                       'already_registered', true, 'timestamp', now());
         END IF;
         INSERT INTO @extschema@.c77_secure_db_secure_schemas (schema_name) VALUES (p_schema_name);
-        EXECUTE format('GRANT USAGE ON SCHEMA %I TO c77_secure_db_readonly, c77_secure_db_monitor', p_schema_name);
+        EXECUTE format('GRANT USAGE ON SCHEMA %I TO c77_secure_db_readonly, c77_secure_db_monitor, c77_secure_db_writer', p_schema_name);
         FOR v_relid IN SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                        WHERE n.nspname = p_schema_name AND c.relkind IN ('r', 'p') ORDER BY c.relname LOOP
             v_rows := v_rows + @extschema@.c77_secure_db_protect_table(v_relid);
@@ -864,7 +898,7 @@ $$;
 -- again after each such command. For administrators.
 CREATE FUNCTION c77_secure_db_rehash(p_schema_name text, p_table_name text) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_started timestamptz := clock_timestamp();
@@ -891,7 +925,7 @@ $$;
 -- set_config('c77_secure_db.auth_token', token::text, true).
 CREATE FUNCTION c77_secure_db_create_auth_token(p_operation text) RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_token uuid := gen_random_uuid();
@@ -910,7 +944,7 @@ $$;
 -- Removes used and expired tokens (and DDL windows of finished transactions); returns how many tokens.
 CREATE FUNCTION c77_secure_db_cleanup_expired_tokens() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_count integer;
@@ -928,7 +962,7 @@ $$;
 -- deleted_count is below batch_size.
 CREATE FUNCTION c77_secure_db_purge_audit(p_before timestamptz, p_batch_size integer DEFAULT 10000) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_started timestamptz := clock_timestamp();
@@ -976,7 +1010,7 @@ $$;
 -- c77_rbac_can_access(feature, external_id, scope_type, scope_id) of the companion extension.
 CREATE FUNCTION c77_secure_db_rbac_denial(p_check boolean, p_feature text, p_scope_type text, p_scope_id text, OUT denial jsonb, OUT user_id text)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_allowed boolean;
@@ -1022,7 +1056,7 @@ CREATE FUNCTION c77_secure_db_operation(
     p_scope_type text DEFAULT NULL, p_scope_id text DEFAULT NULL
 ) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_started timestamptz := clock_timestamp();
@@ -1213,7 +1247,7 @@ AS $$ SELECT @extschema@.c77_secure_db_operation(p_json_data, false) $$;
 -- The content hash `data` would have as a row of schema.table (absent columns are NULL).
 CREATE FUNCTION c77_secure_db_calculate_content_hash(p_schema_name text, p_table_name text, p_data jsonb) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
@@ -1247,7 +1281,7 @@ CREATE FUNCTION c77_secure_db_check_freshness(
     p_check_rbac boolean DEFAULT false, p_scope_type text DEFAULT NULL, p_scope_id text DEFAULT NULL
 ) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
@@ -1309,7 +1343,7 @@ CREATE FUNCTION c77_secure_db_check_freshness_bulk(
     p_check_rbac boolean DEFAULT false, p_scope_type text DEFAULT NULL, p_scope_id text DEFAULT NULL
 ) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_results jsonb;
@@ -1347,7 +1381,7 @@ CREATE FUNCTION c77_secure_db_verify_range(
     p_schema_name text, p_table_name text, p_after_key text, p_max_rows integer, p_until_key text DEFAULT NULL
 ) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
@@ -1412,7 +1446,7 @@ $$;
 -- it costs a fraction of a verification pass and needs no max() for the key's type.
 CREATE FUNCTION c77_secure_db_split_key_range(p_schema_name text, p_table_name text, p_segments integer) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
 SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C' 
 AS $$
@@ -1459,7 +1493,7 @@ $$;
 -- hash, or NULL when the row is gone or changed since it was verified. For administrators.
 CREATE FUNCTION c77_secure_db_fix_content_hash(p_schema_name text, p_table_name text, p_key text, p_previous_hash text) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_started timestamptz := clock_timestamp();
@@ -1503,7 +1537,7 @@ CREATE FUNCTION c77_secure_db_verify_content_hashes(
     p_check_rbac boolean DEFAULT false, p_scope_type text DEFAULT NULL, p_scope_id text DEFAULT NULL
 ) RETURNS jsonb
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_started timestamptz := clock_timestamp();
@@ -1559,7 +1593,7 @@ $$;
 -- Health figures; error_rate_1h is a percentage of the last hour's audited operations.
 CREATE FUNCTION c77_secure_db_health_check() RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_operations bigint;
@@ -1583,7 +1617,7 @@ $$;
 -- A ready-to-edit call of c77_secure_db_operation for a table and operation.
 CREATE FUNCTION c77_secure_db_get_operation_template(p_schema_name text, p_table_name text, p_operation text) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_relid oid := @extschema@.c77_secure_db_relid(p_schema_name, p_table_name);
@@ -1622,7 +1656,7 @@ AS $$ SELECT p_results || jsonb_build_array(jsonb_build_object('test', p_name, '
 -- Whether a statement fails with insufficient_privilege (the protection's refusal).
 CREATE FUNCTION c77_secure_db_test_refused(p_sql text) RETURNS boolean
 LANGUAGE plpgsql
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     EXECUTE p_sql;
@@ -1638,7 +1672,7 @@ $$;
 -- subtransaction that is rolled back, so it leaves nothing behind.
 CREATE FUNCTION c77_secure_db_test_security() RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r jsonb := '[]';
@@ -1763,11 +1797,13 @@ $$;
 -- the three outcomes of an RBAC-checked operation, and revocation, all rolled back.
 CREATE FUNCTION c77_secure_db_test_rbac_integration() RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r jsonb := '[]';
     v_schema text := 'c77_secure_db_rbactest_' || pg_backend_pid();
+    -- c77_rbac's schema, quoted (its functions are not on this function's search_path)
+    v_rbac_schema text := split_part(@extschema@.c77_secure_db_rbac_function(), '.c77_rbac_can_access', 1);
     v_request jsonb;
     v_response jsonb;
     v_failed int;
@@ -1781,8 +1817,9 @@ BEGIN
         EXECUTE format('CREATE SCHEMA %I', v_schema);
         EXECUTE format('CREATE TABLE %I.t (id bigserial PRIMARY KEY, name text, content_hash text, hash_version integer DEFAULT 1,
                         created_at timestamptz DEFAULT now(), updated_at timestamptz DEFAULT now(), deleted_at timestamptz)', v_schema);
-        EXECUTE 'SELECT c77_rbac_grant_feature($1, $2)' USING 'c77_selftest_writer', 'secure_db_insert';
-        EXECUTE 'SELECT c77_rbac_assign_subject($1, $2, $3, $4)' USING 'c77_selftest_user', 'c77_selftest_writer', 'department', 'selftest';
+        EXECUTE format('SELECT %s.c77_rbac_grant_feature($1, $2)', v_rbac_schema) USING 'c77_selftest_writer', 'secure_db_insert';
+        EXECUTE format('SELECT %s.c77_rbac_assign_subject($1, $2, $3, $4)', v_rbac_schema)
+            USING 'c77_selftest_user', 'c77_selftest_writer', 'department', 'selftest';
         v_request := jsonb_build_object('schema_name', v_schema, 'table_name', 't', 'operation', 'insert',
                                         'data', jsonb_build_object('name', 'rbac'));
 
@@ -1806,7 +1843,7 @@ BEGIN
         r := @extschema@.c77_secure_db_test_result(r, 'other_scope_denied', v_response ->> 'error' = 'Insufficient permissions',
                  v_response ->> 'error');
 
-        EXECUTE 'SELECT c77_rbac_revoke_feature($1, $2)' USING 'c77_selftest_writer', 'secure_db_insert';
+        EXECUTE format('SELECT %s.c77_rbac_revoke_feature($1, $2)', v_rbac_schema) USING 'c77_selftest_writer', 'secure_db_insert';
         v_response := @extschema@.c77_secure_db_operation(v_request, true, 'secure_db_insert', 'department', 'selftest');
         r := @extschema@.c77_secure_db_test_result(r, 'revoked_feature_denied', v_response ->> 'error' = 'Insufficient permissions',
                  v_response ->> 'error');
@@ -1828,7 +1865,7 @@ $$;
 -- suite SKIPPED because c77_rbac is absent does not fail the run).
 CREATE FUNCTION c77_secure_db_run_all_tests() RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, @extschema@, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_security jsonb := @extschema@.c77_secure_db_test_security();

@@ -35,6 +35,7 @@
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -43,6 +44,7 @@
 #include "miscadmin.h"
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -57,11 +59,13 @@
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 #include "utils/uuid.h"
 
 #include "c77_secure_db.h"
 
 PG_FUNCTION_INFO_V1(c77_secure_db_operation);
+PG_FUNCTION_INFO_V1(c77_secure_db_key_equality);
 
 /*
  * The grant in force: the table it allows one row of, the statement that may write it
@@ -400,8 +404,8 @@ usable_writer_cache(void)
 }
 
 /*
- * Fails unless a function is one of the extension's writers: a SECURITY DEFINER function of
- * the extension's owner (the current user here), in its schema, a member of the extension.
+ * Fails unless a function is one of the extension's writers: a SECURITY INVOKER function of
+ * the extension's owner (the current user here), a member of the extension.
  */
 static void
 check_writer(Oid writer)
@@ -412,7 +416,7 @@ check_writer(Oid writer)
 	if (!HeapTupleIsValid(tuple))
 		elog(ERROR, "c77_secure_db: writer %u does not exist", writer);
 	writes = ((Form_pg_proc) GETSTRUCT(tuple))->proowner == GetUserId()
-		&& ((Form_pg_proc) GETSTRUCT(tuple))->prosecdef
+		&& !((Form_pg_proc) GETSTRUCT(tuple))->prosecdef
 		&& getExtensionOfObject(ProcedureRelationId, writer) == get_extension_oid("c77_secure_db", false);
 	ReleaseSysCache(tuple);
 	if (!writes)
@@ -554,29 +558,44 @@ check_shape(const char *schema, WriteRequest *req, Oid *relid, bool *has_deleted
 	return NULL;
 }
 
-/*
- * Calls a writer function with data (flinfo: its cached call information, or NULL); returns
- * the row it wrote as jsonb (NULL: none).
- */
+/* Calls a writer function with data; returns the row it wrote as jsonb (NULL: none). */
 static Datum
-call_writer(Oid writer, FmgrInfo *flinfo, Jsonb *data, bool *isnull)
+call_writer(FmgrInfo *flinfo, Jsonb *data, bool *isnull)
 {
-	FmgrInfo	local;
 	LOCAL_FCINFO(call, 1);
 	Datum		result;
 
-	if (flinfo == NULL)
-	{
-		check_writer(writer);
-		fmgr_info(writer, &local);
-		flinfo = &local;
-	}
 	InitFunctionCallInfoData(*call, flinfo, 1, InvalidOid, NULL, NULL);
 	call->args[0].value = JsonbPGetDatum(data);
 	call->args[0].isnull = false;
 	result = FunctionCallInvoke(call);
 	*isnull = call->isnull;
 	return result;
+}
+
+/*
+ * c77_secure_db_key_equality(type regtype) returns text
+ *
+ * The equality operator of a type's default btree or hash operator class, the one the type's
+ * keys are matched with, as OPERATOR(schema.name); NULL if it has none. See the 2.1 script.
+ */
+Datum
+c77_secure_db_key_equality(PG_FUNCTION_ARGS)
+{
+	TypeCacheEntry *type = lookup_type_cache(PG_GETARG_OID(0), TYPECACHE_EQ_OPR);
+	HeapTuple	tuple;
+	char	   *equality;
+
+	if (!OidIsValid(type->eq_opr))
+		PG_RETURN_NULL();
+	tuple = SearchSysCache1(OPEROID, ObjectIdGetDatum(type->eq_opr));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "c77_secure_db: operator %u does not exist", type->eq_opr);
+	equality = psprintf("OPERATOR(%s.%s)",
+						quote_identifier(get_namespace_name(((Form_pg_operator) GETSTRUCT(tuple))->oprnamespace)),
+						NameStr(((Form_pg_operator) GETSTRUCT(tuple))->oprname));
+	ReleaseSysCache(tuple);
+	PG_RETURN_TEXT_P(cstring_to_text(equality));
 }
 
 /*
@@ -590,9 +609,18 @@ write_statement(const char *schema, WriteRequest *req, Oid relid, const char *ki
 				bool *isnull)
 {
 	SPIPlanPtr	statement = NULL;
+	FmgrInfo	local;
 	Datum		result;
+	Oid			caller;
+	int			caller_context;
 
-	if (!OidIsValid(writer))
+	if (OidIsValid(writer) && call == NULL)
+	{
+		check_writer(writer);
+		fmgr_info(writer, &local);
+		call = &local;
+	}
+	else if (!OidIsValid(writer))
 	{
 		Oid			argtypes[6] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID};
 		Datum		args[6];
@@ -619,6 +647,18 @@ write_statement(const char *schema, WriteRequest *req, Oid relid, const char *ki
 	strlcpy(grant_operation, req->operation, sizeof(grant_operation));
 	grant_statement = strcmp(kind, "insert") == 0 ? "INSERT" : strcmp(kind, "delete") == 0 ? "DELETE" : "UPDATE";
 	grant_relid = relid;
+
+	/*
+	 * The statement runs as c77_secure_db_writer, a role with no rights but its rows and
+	 * sequences (see the 2.0 script), in a security-restricted operation: whatever the
+	 * table's writes call -- defaults, domain checks, index expressions, triggers, and what
+	 * those call -- runs with no more rights than that, never the write path's. The
+	 * protection trigger and the audit keep the extension owner's. On error, the
+	 * subtransaction's abort restores the user.
+	 */
+	GetUserIdAndSecContext(&caller, &caller_context);
+	SetUserIdAndSecContext(get_role_oid("c77_secure_db_writer", false),
+						   caller_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	if (statement != NULL)
 	{
 		Datum		data = JsonbPGetDatum(req->data);
@@ -627,7 +667,8 @@ write_statement(const char *schema, WriteRequest *req, Oid relid, const char *ki
 		SPI_freeplan(statement);
 	}
 	else
-		result = call_writer(writer, call, req->data, isnull);
+		result = call_writer(call, req->data, isnull);
+	SetUserIdAndSecContext(caller, caller_context);
 
 	/*
 	 * The grant must have been taken by the row the statement wrote, and only then: taken

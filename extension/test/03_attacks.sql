@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(75);
+SELECT plan(82);
 
 CREATE ROLE app_owner LOGIN;
 CREATE ROLE app_user LOGIN IN ROLE c77_secure_db_user;
@@ -267,6 +267,52 @@ SELECT matches(pg_temp.write_trusting('update', '{"id": 1, "amount": 5}') ->> 'e
     'so does its domain given to a non-superuser, for updates too');
 SELECT is((SELECT is_called FROM own.escalated), false, 'and the new owner''s domain check never ran with superuser rights');
 SELECT is((SELECT array_agg(amount ORDER BY id)::text FROM bank.trusting), '{1,3}', 'nothing was written while refused');
+
+-- The write path runs a table's statements as c77_secure_db_writer, which has no rights but
+-- the secure tables' rows: code the table calls indirectly (a superuser's function calling a
+-- non-superuser's, which no description can follow) runs with that role's rights only.
+SET LOCAL ROLE app_owner;
+CREATE SEQUENCE own.indirect_evidence;
+GRANT USAGE ON SCHEMA own TO PUBLIC;
+GRANT ALL ON SEQUENCE own.indirect_evidence TO PUBLIC;
+CREATE FUNCTION own.norm(int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN PERFORM nextval('own.indirect_evidence'); END IF; RETURN $1; END $$;
+RESET ROLE;
+CREATE FUNCTION public.checked(int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN own.norm($1); END $$;
+CREATE TABLE bank.indirect (id bigserial PRIMARY KEY, v int DEFAULT public.checked(0), who text DEFAULT current_user,
+    content_hash text, hash_version integer DEFAULT 1);
+SELECT is(c77_secure_db_operation('{"schema_name":"bank","table_name":"indirect","operation":"insert","data":{}}') #>> '{data,who}',
+    'c77_secure_db_writer', 'a table''s statements run as c77_secure_db_writer');
+SELECT is((SELECT is_called FROM own.indirect_evidence), false, 'code its functions call runs without superuser rights');
+
+-- An operator created where the extension lives (here: a schema anyone may create in, as
+-- public was before PostgreSQL 15) that matches a key's type more exactly than the built-in
+-- one is not chosen: the writers' search_path is pg_catalog only, and the key's equality is
+-- named with its schema.
+GRANT CREATE ON SCHEMA public TO PUBLIC;
+SET LOCAL ROLE app_owner;
+CREATE FUNCTION public.vc_eq(varchar, varchar) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN PERFORM nextval('own.indirect_evidence'); RETURN $1::text = $2::text; END $$;
+CREATE OPERATOR public.= (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = public.vc_eq);
+RESET ROLE;
+CREATE TABLE bank.codes (code varchar PRIMARY KEY, v int, content_hash text, hash_version integer DEFAULT 1);
+SELECT c77_secure_db_operation('{"schema_name":"bank","table_name":"codes","operation":"insert","primary_key":"code","data":{"code":"a","v":1}}');
+SELECT c77_secure_db_operation('{"schema_name":"bank","table_name":"codes","operation":"update","primary_key":"code","data":{"code":"a","v":2}}');
+SELECT is(c77_secure_db_operation('{"schema_name":"bank","table_name":"codes","operation":"update","primary_key":"code","data":{"code":"a","v":3}}') ->> 'success',
+    'true', 'updates keyed by a varchar column work (through their writer the second time)');
+SELECT is((SELECT is_called FROM own.indirect_evidence), false, 'and a caller''s = (varchar, varchar) in the extension''s schema never ran');
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
+-- Making a writer is DDL, run as the extension's owner: not while an event trigger's function
+-- belongs to a non-superuser (the write goes on, as a statement planned once).
+CREATE FUNCTION own.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM nextval('own.indirect_evidence'); END $$;
+ALTER FUNCTION own.on_ddl() OWNER TO app_owner;
+CREATE EVENT TRIGGER c77_test_on_ddl ON ddl_command_end EXECUTE FUNCTION own.on_ddl();
+SELECT is(c77_secure_db_operation('{"schema_name":"bank","table_name":"codes","operation":"insert","primary_key":"code","data":{"code":"b"}}') ->> 'success',
+    'true', 'a new shape is written while a non-superuser''s event trigger is enabled');
+SELECT is((SELECT count(*)::int FROM c77_secure_db_writers WHERE table_name = 'codes' AND columns = '{code}'), 0, 'but no writer is made for it');
+SELECT is((SELECT is_called FROM own.indirect_evidence), false, 'and the event trigger never ran');
+DROP EVENT TRIGGER c77_test_on_ddl;
 
 -- Tokens that must not authorize anything.
 SELECT set_config('c77_secure_db.auth_token', gen_random_uuid()::text, true);

@@ -40,11 +40,12 @@ SELECT is(pg_temp.op('soft_delete', '{"id": 1}', 'nd') ->> 'error', 'Table w.nd 
           'but refuses soft_delete');
 DROP TABLE w.nd;
 
--- Locked down: the owner's, SECURITY DEFINER, search_path pinned, members of the extension, executable by nobody else.
+-- Locked down: the owner's, SECURITY INVOKER (the write path runs them as the table's owner),
+-- search_path pinned to pg_catalog, members of the extension, executable by nobody else.
 SELECT is((SELECT count(*)::int FROM c77_secure_db_writers x JOIN pg_proc p ON p.oid = x.writer::regprocedure
-           WHERE p.prosecdef AND p.proconfig = ARRAY['search_path=pg_catalog, public, pg_temp']
+           WHERE NOT p.prosecdef AND p.proconfig = ARRAY['search_path=pg_catalog, pg_temp']
              AND p.proowner = (SELECT extowner FROM pg_extension WHERE extname = 'c77_secure_db')),
-          (SELECT count(*)::int FROM c77_secure_db_writers), 'writers are SECURITY DEFINER with a pinned search_path');
+          (SELECT count(*)::int FROM c77_secure_db_writers), 'writers are SECURITY INVOKER with search_path pinned to pg_catalog');
 SELECT is((SELECT count(*)::int FROM c77_secure_db_writers x JOIN pg_depend d ON d.classid = 'pg_proc'::regclass
            AND d.objid = x.writer::regprocedure AND d.deptype = 'e'), (SELECT count(*)::int FROM c77_secure_db_writers),
           'writers are members of the extension (pg_dump leaves them out)');

@@ -29,7 +29,7 @@ q "CREATE INDEX ON shop.orders (public.c77_cache_f(amount))" >/dev/null
 echo "SELECT c77_secure_db_operation('{\"schema_name\":\"shop\",\"table_name\":\"orders\",\"operation\":\"insert\",\"data\":{\"amount\":2}}') ->> 'error';" >&"${session[1]}"
 read -r -t 30 refused <&"${session[0]}"
 check "after another session's index calling a non-superuser's function, its next write is refused" \
-    "$(echo "$refused" | grep -c 'calls functions owned by a non-superuser (c77_cache_f(numeric))')" "1"
+    "$(echo "$refused" | grep -c 'calls functions owned by a non-superuser (public.c77_cache_f(numeric))')" "1"
 check "and nothing was written" "$(q "SELECT count(*) FROM shop.orders")" "2"
 
 q "DROP INDEX shop.orders_c77_cache_f_idx" >/dev/null
