@@ -551,6 +551,18 @@ AS 'MODULE_PATHNAME', 'c77_secure_db_protect_row';
 
 REVOKE ALL ON FUNCTION c77_secure_db_check_write_shape(text, text, text, text[]) FROM PUBLIC;
 
+-- Forgets the cached descriptions of the tables whose writes run a type or operator (see
+-- relied_on): ALTER DOMAIN ... ADD CONSTRAINT or ALTER TYPE ... ADD ATTRIBUTE changes what a
+-- table runs without touching it. (A pair's two numbers are matched anywhere in relied_on,
+-- which may forget a table more: harmless.)
+CREATE FUNCTION c77_secure_db_forget_relying_on(p_classid oid, p_objid oid) RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ DELETE FROM @extschema@.c77_secure_db_table_meta WHERE relied_on @> ARRAY[p_classid, p_objid] $$;
+
+-- The event trigger runs as whoever issues DDL.
+GRANT EXECUTE ON FUNCTION c77_secure_db_forget_relying_on(oid, oid) TO PUBLIC;
+
 -- ddl_command_end as in 2.0, except that CREATE INDEX and ALTER INDEX on a secure table now
 -- forget its cached description (and so its writers) too, and that a non-superuser's table
 -- may not inherit from a secure table. In 2.0 an index created after the
@@ -568,6 +580,13 @@ DECLARE
 BEGIN
     FOR v_command IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
         v_relid := NULL;
+        -- A type or operator the tables' writes run changed (a composite type is a pg_class row too).
+        IF v_command.classid IN ('pg_type'::regclass, 'pg_operator'::regclass) THEN
+            PERFORM @extschema@.c77_secure_db_forget_relying_on(v_command.classid, v_command.objid);
+            CONTINUE;
+        END IF;
+        PERFORM @extschema@.c77_secure_db_forget_relying_on('pg_type'::regclass, reltype)
+        FROM pg_class WHERE v_command.classid = 'pg_class'::regclass AND oid = v_command.objid AND relkind = 'c';
         IF v_command.classid = 'pg_class'::regclass THEN
             v_relid := coalesce((SELECT indrelid FROM pg_index WHERE indexrelid = v_command.objid), v_command.objid);
         ELSIF v_command.classid = 'pg_rewrite'::regclass THEN

@@ -248,16 +248,16 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    v_cached @extschema@.c77_secure_db_table_meta;
     v_meta @extschema@.c77_secure_db_table_meta;
     v_comment jsonb;
     v_security constant text[] := ARRAY['content_hash', 'hash_version', 'created_at', 'updated_at', 'deleted_at'];
     v_excluded text[] := v_security;
     v_columns text[];
 BEGIN
-    SELECT * INTO v_meta FROM @extschema@.c77_secure_db_table_meta
-    WHERE relid = p_relid AND unsafe_functions IS NULL AND @extschema@.c77_secure_db_untrusted_objects(relied_on) IS NULL;
-    IF FOUND THEN
-        RETURN v_meta;
+    SELECT * INTO v_cached FROM @extschema@.c77_secure_db_table_meta WHERE relid = p_relid;
+    IF FOUND AND v_cached.unsafe_functions IS NULL AND @extschema@.c77_secure_db_untrusted_objects(v_cached.relied_on) IS NULL THEN
+        RETURN v_cached;
     END IF;
 
     SELECT n.nspname, c.relname INTO v_meta.schema_name, v_meta.table_name
@@ -350,8 +350,27 @@ BEGIN
         -- Operators' functions (expressions depend on the operator, not on its function).
         SELECT 'pg_proc'::regclass::oid, op.oprcode
         FROM deps d JOIN pg_operator op ON d.refclassid = 'pg_operator'::regclass AND op.oid = d.refobjid
+        UNION
+        -- The support functions and operators of the indexes' operator families, which
+        -- every index scan and insert runs.
+        SELECT 'pg_proc'::regclass::oid, ap.amproc FROM pg_amproc ap WHERE ap.amprocfamily IN (SELECT family FROM families)
+        UNION
+        SELECT 'pg_operator'::regclass::oid, ao.amopopr FROM pg_amop ao WHERE ao.amopfamily IN (SELECT family FROM families)
+        UNION
+        SELECT 'pg_proc'::regclass::oid, op.oprcode
+        FROM pg_amop ao JOIN pg_operator op ON op.oid = ao.amopopr WHERE ao.amopfamily IN (SELECT family FROM families)
+        UNION
+        -- Casts of the column types to json, which to_jsonb() calls.
+        SELECT 'pg_proc'::regclass::oid, c.castfunc FROM pg_cast c
+        WHERE c.castsource IN (SELECT typ FROM used) AND c.casttarget IN ('json'::regtype, 'jsonb'::regtype) AND c.castfunc <> 0
+    ),
+    families(family) AS (
+        SELECT oc.opcfamily FROM pg_index i CROSS JOIN LATERAL unnest(i.indclass::oid[]) AS k(opclass)
+        JOIN pg_opclass oc ON oc.oid = k.opclass WHERE i.indrelid = p_relid
     )
-    SELECT coalesce(array_agg(ARRAY[classid, objid] ORDER BY classid, objid), '{}') INTO v_meta.relied_on FROM relied;
+    -- Built-in objects are left out: they belong to the bootstrap superuser.
+    SELECT coalesce(array_agg(ARRAY[classid, objid] ORDER BY classid, objid), '{}') INTO v_meta.relied_on
+    FROM relied WHERE objid >= 16384;
 
     SELECT string_agg(unsafe, ', ') INTO v_meta.unsafe_functions
     FROM (
@@ -369,6 +388,11 @@ BEGIN
     SELECT format('child table %s', i.inhrelid::regclass) FROM pg_inherits i WHERE i.inhparent = p_relid
     ) AS found;
 
+    -- A refused table is described on every call: the cache is written only when the
+    -- description changed, and never in a read-only transaction (nor on a standby).
+    IF v_meta IS NOT DISTINCT FROM v_cached OR current_setting('transaction_read_only')::boolean THEN
+        RETURN v_meta;
+    END IF;
     INSERT INTO @extschema@.c77_secure_db_table_meta VALUES (v_meta.*)
     ON CONFLICT (relid) DO UPDATE SET
         schema_name = EXCLUDED.schema_name, table_name = EXCLUDED.table_name, columns = EXCLUDED.columns,

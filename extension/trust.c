@@ -108,9 +108,9 @@ c77_secure_db_untrusted(ArrayType *relied_on)
 		Oid			owner;
 		char	   *name;
 
-		if (!owner_of(classid, objid, &owner, NULL) || superuser_arg(owner))
+		/* The name is made only for what is reported. */
+		if (!owner_of(classid, objid, &owner, NULL) || superuser_arg(owner) || !owner_of(classid, objid, &owner, &name))
 			continue;
-		owner_of(classid, objid, &owner, &name);
 		if (names.data == NULL)
 			initStringInfo(&names);
 		else

@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(82);
+SELECT plan(87);
 
 CREATE ROLE app_owner LOGIN;
 CREATE ROLE app_user LOGIN IN ROLE c77_secure_db_user;
@@ -267,6 +267,41 @@ SELECT matches(pg_temp.write_trusting('update', '{"id": 1, "amount": 5}') ->> 'e
     'so does its domain given to a non-superuser, for updates too');
 SELECT is((SELECT is_called FROM own.escalated), false, 'and the new owner''s domain check never ran with superuser rights');
 SELECT is((SELECT array_agg(amount ORDER BY id)::text FROM bank.trusting), '{1,3}', 'nothing was written while refused');
+
+-- What a description relies on includes the support functions of its indexes' operator
+-- families; a demoted owner of one gets the table refused to the reads that run as the
+-- extension's owner (verify_range scans the key's index).
+SET LOCAL ROLE c77_trusted_admin;
+CREATE FUNCTION own.cmp(int, int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT btint4cmp($1, $2)';
+CREATE OPERATOR CLASS own.my_int_ops FOR TYPE int USING btree AS
+    OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 own.cmp(int, int);
+RESET ROLE;
+CREATE TABLE bank.sorted (id int PRIMARY KEY, content_hash text, hash_version integer DEFAULT 1);
+CREATE UNIQUE INDEX sorted_id ON bank.sorted (id own.my_int_ops);
+SELECT is(c77_secure_db_verify_range('bank', 'sorted', NULL, 10) ->> 'success', 'true', 'a table with a superuser''s operator class verifies');
+ALTER ROLE c77_trusted_admin NOSUPERUSER;
+SELECT matches(c77_secure_db_verify_range('bank', 'sorted', NULL, 10) ->> 'error', 'non-superuser \(own.cmp\(integer,integer\)\)',
+    'once its owner is demoted, the table''s reads are refused');
+ALTER ROLE c77_trusted_admin SUPERUSER;
+
+-- A superuser's domain that a table already uses, given a CHECK calling a non-superuser's
+-- function (DDL on the domain, none on the table): the table is described anew and refused.
+CREATE DOMAIN bank.money AS numeric;
+CREATE TABLE bank.wallet (id bigserial PRIMARY KEY, amount bank.money, content_hash text, hash_version integer DEFAULT 1);
+SELECT is(c77_secure_db_operation('{"schema_name":"bank","table_name":"wallet","operation":"insert","data":{"amount":1}}') ->> 'success',
+    'true', 'a table with a superuser''s domain is written');
+ALTER DOMAIN bank.money ADD CHECK (own.escalate());
+SELECT matches(c77_secure_db_verify_range('bank', 'wallet', NULL, 10) ->> 'error', 'non-superuser \(own.escalate\(\)\)',
+    'after ALTER DOMAIN ... ADD CHECK calling a non-superuser''s function, it is refused');
+
+-- A refused table is described on every call, but the description is written only when it
+-- changed, and never in a read-only transaction: there the refusal is answered all the same.
+CREATE TABLE bank.moodier (id bigserial PRIMARY KEY, m own.mood, content_hash text);
+SAVEPOINT read_only;
+SET LOCAL transaction_read_only = on;
+SELECT c77_secure_db_verify_range('bank', 'moodier', NULL, 10) ->> 'error' AS read_only_refusal \gset
+ROLLBACK TO SAVEPOINT read_only;
+SELECT matches(:'read_only_refusal'::text, 'non-superuser \(enum own.mood\)', 'a refused table is answered in a read-only transaction');
 
 -- The write path runs a table's statements as c77_secure_db_writer, which has no rights but
 -- the secure tables' rows: code the table calls indirectly (a superuser's function calling a
