@@ -373,6 +373,28 @@ TO c77_secure_db_admin, c77_secure_db_monitor;
 -- a trigger drops the functions of deleted rows. A writer made under other names (the schema
 -- was renamed) is not used, and is replaced when the shape is next written.
 
+-- The role the write path runs statements as, c77_secure_db_writer (created by the 2.0 script
+-- on a new installation), and its rights on the tables and schemas registered before.
+DO $writer$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'c77_secure_db_writer') THEN
+        CREATE ROLE c77_secure_db_writer NOLOGIN NOINHERIT;
+    END IF;
+END
+$writer$;
+SELECT c77_secure_db_writer_access(c.oid)
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname IN (SELECT schema_name FROM c77_secure_db_secure_schemas);
+DO $usage$
+DECLARE
+    v_schema text;
+BEGIN
+    FOR v_schema IN SELECT s.schema_name FROM c77_secure_db_secure_schemas s JOIN pg_catalog.pg_namespace n ON n.nspname = s.schema_name LOOP
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO c77_secure_db_writer', v_schema);
+    END LOOP;
+END
+$usage$;
+
 CREATE TABLE c77_secure_db_writers (
     relid       oid NOT NULL REFERENCES c77_secure_db_table_meta (relid) ON DELETE CASCADE,
     kind        text NOT NULL,          -- insert | update | soft_delete | delete
@@ -385,13 +407,29 @@ CREATE TABLE c77_secure_db_writers (
 );
 REVOKE ALL ON c77_secure_db_writers FROM PUBLIC;
 
--- Drops the writer function of a deleted c77_secure_db_writers row.
+-- Whether the extension may run DDL with its owner's rights now (making or dropping a
+-- writer). DDL fires the database's event triggers, which then run as the extension's owner:
+-- each one's function must be a superuser's, and pin a search_path with pg_temp last, or the
+-- names it leaves unqualified would find what the caller created in pg_temp.
+CREATE FUNCTION c77_secure_db_may_run_ddl() RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT NOT EXISTS (
+        SELECT FROM pg_event_trigger e JOIN pg_proc p ON p.oid = e.evtfoid JOIN pg_roles o ON o.oid = p.proowner
+        WHERE e.evtenabled <> 'D'
+          AND NOT (o.rolsuper AND EXISTS (SELECT FROM unnest(p.proconfig) AS c
+                                          WHERE c LIKE 'search_path=%' AND c ~ '(^search_path=|,\s*)"?pg_temp"?$')))
+$$;
+
+-- Drops the writer function of a deleted c77_secure_db_writers row, if DDL may run now; else
+-- the function stays, unused, until c77_secure_db_writer_for() makes a writer again.
 CREATE FUNCTION c77_secure_db_drop_writer() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF to_regprocedure(OLD.writer) IS NOT NULL THEN
+    IF to_regprocedure(OLD.writer) IS NOT NULL AND @extschema@.c77_secure_db_may_run_ddl() THEN
         EXECUTE format('ALTER EXTENSION c77_secure_db DROP FUNCTION %s', OLD.writer);
         EXECUTE format('DROP FUNCTION %s', OLD.writer);
     END IF;
@@ -414,8 +452,7 @@ AS 'MODULE_PATHNAME', 'c77_secure_db_key_equality';
 -- made while another transaction is creating the same one and has not committed yet (the
 -- advisory lock lets this one go on at once instead of waiting for that transaction to end),
 -- nor for a table with 100 writers already (callers sending ever new key sets cannot fill the
--- catalog with functions), nor while an event trigger whose function a non-superuser owns is
--- enabled (creating a writer is DDL, run with the extension owner's rights).
+-- catalog with functions), nor while c77_secure_db_may_run_ddl() says no.
 --
 -- Writers are SECURITY INVOKER: the write path runs them as c77_secure_db_writer.
 CREATE FUNCTION c77_secure_db_writer_for(p_relid oid, p_schema text, p_table text, p_kind text, p_pk text, p_columns text[])
@@ -427,8 +464,9 @@ DECLARE
     v_statement text;
     v_name text;
     v_function text;
+    v_orphan regprocedure;
     v_equals text := coalesce(@extschema@.c77_secure_db_key_equality(
-                                  (SELECT atttypid FROM pg_attribute WHERE attrelid = p_relid AND attname = p_pk)), '=');
+                                  (SELECT atttypid::regtype FROM pg_attribute WHERE attrelid = p_relid AND attname = p_pk)), '=');
 BEGIN
     v_statement := CASE
         WHEN p_kind = 'insert' AND cardinality(p_columns) = 0 THEN
@@ -454,11 +492,21 @@ BEGIN
     v_function := format('%I.%I(jsonb)', '@extschema@', v_name);
     IF NOT pg_try_advisory_xact_lock(hashtext('c77_secure_db_writer'), hashtext(v_name))
        OR (SELECT count(*) FROM @extschema@.c77_secure_db_writers WHERE relid = p_relid) >= 100
-       OR EXISTS (SELECT FROM pg_event_trigger e JOIN pg_proc p ON p.oid = e.evtfoid JOIN pg_roles o ON o.oid = p.proowner
-                  WHERE e.evtenabled <> 'D' AND NOT o.rolsuper) THEN
+       OR NOT @extschema@.c77_secure_db_may_run_ddl() THEN
         RETURN v_statement;
     END IF;
     BEGIN
+        -- Writers whose rows went while DDL could not run (c77_secure_db_drop_writer) go now.
+        FOR v_orphan IN
+            SELECT p.oid::regprocedure FROM pg_proc p
+            JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+            JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'c77_secure_db'
+            WHERE p.proname LIKE 'c77\_secure\_db\_w\_%'
+              AND NOT EXISTS (SELECT FROM @extschema@.c77_secure_db_writers w WHERE to_regprocedure(w.writer) = p.oid)
+        LOOP
+            EXECUTE format('ALTER EXTENSION c77_secure_db DROP FUNCTION %s', v_orphan);
+            EXECUTE format('DROP FUNCTION %s', v_orphan);
+        END LOOP;
         -- The one variable, r, never shadows a column (#variable_conflict use_column).
         EXECUTE format('CREATE FUNCTION %s RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS %L',
                        v_function,
@@ -551,21 +599,29 @@ AS 'MODULE_PATHNAME', 'c77_secure_db_protect_row';
 
 REVOKE ALL ON FUNCTION c77_secure_db_check_write_shape(text, text, text, text[]) FROM PUBLIC;
 
--- Forgets the cached descriptions of the tables whose writes run a type or operator (see
--- relied_on): ALTER DOMAIN ... ADD CONSTRAINT or ALTER TYPE ... ADD ATTRIBUTE changes what a
--- table runs without touching it. (A pair's two numbers are matched anywhere in relied_on,
--- which may forget a table more: harmless.)
-CREATE FUNCTION c77_secure_db_forget_relying_on(p_classid oid, p_objid oid) RETURNS void
+-- Forgets the cached descriptions of the tables whose writes run a type or operator that the
+-- DDL command being reported altered (see relied_on): ALTER DOMAIN ... ADD CONSTRAINT or
+-- ALTER TYPE ... ADD ATTRIBUTE changes what a table runs without touching it. (A pair's two
+-- numbers are matched anywhere in relied_on, which may forget a table more: harmless.) It
+-- reads the commands itself, so it does nothing outside a ddl_command_end event trigger.
+CREATE FUNCTION c77_secure_db_forget_relying_on_altered() RETURNS void
 LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$ DELETE FROM @extschema@.c77_secure_db_table_meta WHERE relied_on @> ARRAY[p_classid, p_objid] $$;
-
+AS $$
+    DELETE FROM @extschema@.c77_secure_db_table_meta AS m
+    USING (SELECT c.classid, c.objid FROM pg_event_trigger_ddl_commands() AS c
+           WHERE c.classid IN ('pg_type'::regclass, 'pg_operator'::regclass)
+           UNION ALL  -- a composite type is a pg_class row too
+           SELECT 'pg_type'::regclass, r.reltype FROM pg_event_trigger_ddl_commands() AS c
+           JOIN pg_class r ON c.classid = 'pg_class'::regclass AND r.oid = c.objid AND r.relkind = 'c') AS altered
+    WHERE m.relied_on @> ARRAY[altered.classid, altered.objid]
+$$;
 -- The event trigger runs as whoever issues DDL.
-GRANT EXECUTE ON FUNCTION c77_secure_db_forget_relying_on(oid, oid) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION c77_secure_db_forget_relying_on_altered() TO PUBLIC;
 
 -- ddl_command_end as in 2.0, except that CREATE INDEX and ALTER INDEX on a secure table now
--- forget its cached description (and so its writers) too, and that a non-superuser's table
--- may not inherit from a secure table. In 2.0 an index created after the
+-- forget its cached description (and so its writers) too, as does DDL on a type or operator
+-- it relies on, and that a non-superuser's table may not inherit from a secure table. In 2.0 an index created after the
 -- table was described went unnoticed: an expression index calling its owner's function would
 -- have run that function with the write path's rights.
 CREATE OR REPLACE FUNCTION c77_secure_db_on_ddl_end() RETURNS event_trigger
@@ -578,15 +634,9 @@ DECLARE
     v_schema text;
     v_superuser boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
 BEGIN
+    PERFORM @extschema@.c77_secure_db_forget_relying_on_altered();
     FOR v_command IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
         v_relid := NULL;
-        -- A type or operator the tables' writes run changed (a composite type is a pg_class row too).
-        IF v_command.classid IN ('pg_type'::regclass, 'pg_operator'::regclass) THEN
-            PERFORM @extschema@.c77_secure_db_forget_relying_on(v_command.classid, v_command.objid);
-            CONTINUE;
-        END IF;
-        PERFORM @extschema@.c77_secure_db_forget_relying_on('pg_type'::regclass, reltype)
-        FROM pg_class WHERE v_command.classid = 'pg_class'::regclass AND oid = v_command.objid AND relkind = 'c';
         IF v_command.classid = 'pg_class'::regclass THEN
             v_relid := coalesce((SELECT indrelid FROM pg_index WHERE indexrelid = v_command.objid), v_command.objid);
         ELSIF v_command.classid = 'pg_rewrite'::regclass THEN
@@ -610,7 +660,7 @@ BEGIN
         IF NOT v_superuser AND v_command.command_tag IN ('CREATE TABLE', 'ALTER TABLE')
            AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
                        JOIN pg_namespace n ON n.oid = p.relnamespace
-                       WHERE i.inhrelid = v_relid AND @extschema@.c77_secure_db_is_secure_schema(n.nspname)) THEN
+                       WHERE i.inhrelid = v_relid AND @extschema@.c77_secure_db_is_secure_schema(n.nspname::text)) THEN
             RAISE EXCEPTION 'Table % may not inherit from a secure table', v_relid::regclass
                 USING ERRCODE = 'insufficient_privilege';
         END IF;

@@ -67,9 +67,9 @@ BEGIN
     END LOOP;
     -- The role the write path runs a table's statements as (write_path.c), so that what they
     -- call runs with no more rights than that: no login, no members, nothing but what
-    -- registration grants it on secure tables; like a superuser before it, past row security.
+    -- registration grants it on secure tables (row security applies to it).
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'c77_secure_db_writer') THEN
-        CREATE ROLE c77_secure_db_writer NOLOGIN NOINHERIT BYPASSRLS;
+        CREATE ROLE c77_secure_db_writer NOLOGIN NOINHERIT;
     ELSIF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'c77_secure_db_writer'
                   AND (rolsuper OR rolcanlogin OR rolcreaterole OR rolcreatedb OR rolreplication))
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members

@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(87);
+SELECT plan(93);
 
 CREATE ROLE app_owner LOGIN;
 CREATE ROLE app_user LOGIN IN ROLE c77_secure_db_user;
@@ -348,6 +348,31 @@ SELECT is(c77_secure_db_operation('{"schema_name":"bank","table_name":"codes","o
 SELECT is((SELECT count(*)::int FROM c77_secure_db_writers WHERE table_name = 'codes' AND columns = '{code}'), 0, 'but no writer is made for it');
 SELECT is((SELECT is_called FROM own.indirect_evidence), false, 'and the event trigger never ran');
 DROP EVENT TRIGGER c77_test_on_ddl;
+
+-- A superuser's event trigger runs as the extension's owner when the write path makes or drops
+-- a writer; one that does not pin its search_path (pg_temp last) would find the caller's
+-- temporary tables under the names it leaves unqualified. None is made, and none dropped,
+-- while one is enabled; the dropped ones go with the next writer made.
+CREATE TABLE public.ddl_log (tag text);
+CREATE FUNCTION public.log_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO ddl_log VALUES (tg_tag); END $$;
+CREATE EVENT TRIGGER c77_test_log_ddl ON ddl_command_end EXECUTE FUNCTION public.log_ddl();
+SELECT c77_secure_db_operation('{"schema_name":"bank","table_name":"codes","operation":"insert","primary_key":"code","data":{"code":"c"}}');
+SELECT is((SELECT count(*)::int FROM c77_secure_db_writers WHERE table_name = 'codes' AND columns = '{code}' AND kind = 'insert'), 0,
+    'no writer is made while a superuser''s event trigger without a pinned search_path is enabled');
+CREATE INDEX codes_v ON bank.codes (v);  -- forgets the table's description, and with it its writers
+SELECT cmp_ok((SELECT count(*)::int FROM pg_proc WHERE proname LIKE 'c77\_secure\_db\_w\_%'), '>',
+    (SELECT count(*)::int FROM c77_secure_db_writers), 'nor is a forgotten writer dropped');
+ALTER FUNCTION public.log_ddl() SET search_path = public, pg_temp;
+SELECT c77_secure_db_operation('{"schema_name":"bank","table_name":"codes","operation":"insert","primary_key":"code","data":{"code":"d"}}');
+SELECT is((SELECT count(*)::int FROM c77_secure_db_writers WHERE table_name = 'codes' AND columns = '{code}' AND kind = 'insert'), 1,
+    'once it pins its search_path, writers are made');
+SELECT is((SELECT count(*)::int FROM pg_proc WHERE proname LIKE 'c77\_secure\_db\_w\_%'),
+    (SELECT count(*)::int FROM c77_secure_db_writers), 'and the forgotten ones are dropped');
+DROP EVENT TRIGGER c77_test_log_ddl;
+SELECT throws_like($$SELECT c77_secure_db_forget_relying_on_altered()$$, '%can only be called in an event trigger function%',
+    'the forgetting of descriptions after DDL on a type does nothing outside its event trigger');
+SELECT is((SELECT row(rolsuper, rolcanlogin, rolbypassrls, rolinherit)::text FROM pg_roles WHERE rolname = 'c77_secure_db_writer'),
+    '(f,f,f,f)', 'c77_secure_db_writer cannot log in, bypass row security or inherit');
 
 -- Tokens that must not authorize anything.
 SELECT set_config('c77_secure_db.auth_token', gen_random_uuid()::text, true);
