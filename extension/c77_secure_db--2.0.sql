@@ -408,12 +408,29 @@ $$;
 -- Why the extension's SECURITY DEFINER functions must not read or convert a table's rows
 -- (NULL: they may): it would run a non-superuser's code with their owner's rights (see
 -- unsafe_functions). Every function that touches a table's data checks it.
+--
+-- Nor while this session has temporary tables, views or types and a function the table relies
+-- on does not pin a search_path with pg_temp last: pg_temp is on every search_path, so the
+-- names such a function leaves unqualified could find what the caller made there.
 CREATE FUNCTION c77_secure_db_unsafe_reason(p_meta c77_secure_db_table_meta) RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN p_meta.unsafe_functions IS NOT NULL THEN
-        pg_catalog.format('Table %s.%s calls functions owned by a non-superuser (%s) in defaults, constraints, indexes, triggers, policies or rules; c77_secure_db will not run them with its owner''s rights',
-                          p_meta.schema_name, p_meta.table_name, p_meta.unsafe_functions) END
+    SELECT CASE
+        WHEN p_meta.unsafe_functions IS NOT NULL THEN
+            format('Table %s.%s calls functions owned by a non-superuser (%s) in defaults, constraints, indexes, triggers, policies or rules; c77_secure_db will not run them with its owner''s rights',
+                   p_meta.schema_name, p_meta.table_name, p_meta.unsafe_functions)
+        WHEN pg_my_temp_schema() <> 0
+             AND (EXISTS (SELECT FROM pg_class WHERE relnamespace = pg_my_temp_schema())
+                  OR EXISTS (SELECT FROM pg_type WHERE typnamespace = pg_my_temp_schema()))
+             AND EXISTS (SELECT FROM generate_subscripts(p_meta.relied_on, 1) AS i
+                         JOIN pg_proc p ON p_meta.relied_on[i][1] = 'pg_proc'::regclass AND p.oid = p_meta.relied_on[i][2]
+                         WHERE p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
+                           AND NOT EXISTS (SELECT FROM unnest(p.proconfig) AS c
+                                           WHERE c LIKE 'search_path=%' AND c ~ '(^search_path=|,\s*)"?pg_temp"?$')) THEN
+            format('This session has temporary tables or types, and table %s.%s relies on functions that do not pin their search_path, where they could stand in for the names those functions use; c77_secure_db will not run them with its owner''s rights',
+                   p_meta.schema_name, p_meta.table_name)
+    END
 $$;
 
 -- The relation a (schema, table) pair names, or NULL; never interprets the names as SQL.

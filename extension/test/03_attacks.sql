@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(93);
+SELECT plan(95);
 
 CREATE ROLE app_owner LOGIN;
 CREATE ROLE app_user LOGIN IN ROLE c77_secure_db_user;
@@ -272,7 +272,7 @@ SELECT is((SELECT array_agg(amount ORDER BY id)::text FROM bank.trusting), '{1,3
 -- families; a demoted owner of one gets the table refused to the reads that run as the
 -- extension's owner (verify_range scans the key's index).
 SET LOCAL ROLE c77_trusted_admin;
-CREATE FUNCTION own.cmp(int, int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT btint4cmp($1, $2)';
+CREATE FUNCTION own.cmp(int, int) RETURNS int LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS 'SELECT btint4cmp($1, $2)';
 CREATE OPERATOR CLASS own.my_int_ops FOR TYPE int USING btree AS
     OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 own.cmp(int, int);
 RESET ROLE;
@@ -302,6 +302,20 @@ SET LOCAL transaction_read_only = on;
 SELECT c77_secure_db_verify_range('bank', 'moodier', NULL, 10) ->> 'error' AS read_only_refusal \gset
 ROLLBACK TO SAVEPOINT read_only;
 SELECT matches(:'read_only_refusal'::text, 'non-superuser \(enum own.mood\)', 'a refused table is answered in a read-only transaction');
+
+-- A superuser's function that leaves a table name unqualified would find a caller's temporary
+-- view of that name (pg_temp is on every search_path): while the session has temporary
+-- objects, the functions that run such a function with the extension owner's rights refuse.
+CREATE TABLE public.banned_codes (code text);
+CREATE FUNCTION public.allowed_code(text) RETURNS boolean LANGUAGE sql AS $$ SELECT NOT EXISTS (SELECT FROM banned_codes WHERE code = $1) $$;
+CREATE DOMAIN bank.code AS text CHECK (public.allowed_code(VALUE));
+CREATE TABLE bank.coded (id bigserial PRIMARY KEY, c bank.code, content_hash text, hash_version integer DEFAULT 1);
+CREATE SEQUENCE own.temp_evidence;
+CREATE TEMP VIEW banned_codes AS SELECT nextval('own.temp_evidence')::text AS code;
+SELECT throws_like($$SELECT c77_secure_db_calculate_content_hash('bank', 'coded', '{"c": "x"}')$$,
+    '%relies on functions that do not pin their search_path%', 'a caller''s temporary view cannot stand in for a superuser''s table');
+SELECT is((SELECT is_called FROM own.temp_evidence), false, 'and the view never ran');
+DROP VIEW pg_temp.banned_codes;
 
 -- The write path runs a table's statements as c77_secure_db_writer, which has no rights but
 -- the secure tables' rows: code the table calls indirectly (a superuser's function calling a
