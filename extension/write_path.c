@@ -13,8 +13,8 @@
  *	3. RBAC, when asked for (c77_secure_db_rbac_denial);
  *	4. in a subtransaction, so that a failing statement is still answered and audited: each
  *	   statement (the keyed one, then an insert for insert and upsert) under a fresh grant,
- *	   by calling its writer function directly; c77_secure_db_writer_for() makes a missing
- *	   writer;
+ *	   as the role c77_secure_db_writer, by calling its writer function directly;
+ *	   c77_secure_db_writer_for() makes a missing writer;
  *	5. writes the audit row and builds the answer, in one statement.
  *
  * The statements themselves are in PL/pgSQL writers generated per statement shape (see the
