@@ -409,17 +409,18 @@ REVOKE ALL ON c77_secure_db_writers FROM PUBLIC;
 
 -- Whether the extension may run DDL with its owner's rights now (making or dropping a
 -- writer). DDL fires the database's event triggers, which then run as the extension's owner:
--- each one's function must be a superuser's, and pin a search_path with pg_temp last, or the
--- names it leaves unqualified would find what the caller created in pg_temp.
+-- each one's function must be a superuser's, and in C or pinning a search_path with pg_temp
+-- last, or the names it leaves unqualified would find what the caller created in pg_temp.
 CREATE FUNCTION c77_secure_db_may_run_ddl() RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT NOT EXISTS (
         SELECT FROM pg_event_trigger e JOIN pg_proc p ON p.oid = e.evtfoid JOIN pg_roles o ON o.oid = p.proowner
+        JOIN pg_language l ON l.oid = p.prolang
         WHERE e.evtenabled <> 'D'
-          AND NOT (o.rolsuper AND EXISTS (SELECT FROM unnest(p.proconfig) AS c
-                                          WHERE c LIKE 'search_path=%' AND c ~ '(^search_path=|,\s*)"?pg_temp"?$')))
+          AND NOT (o.rolsuper AND (l.lanname IN ('c', 'internal')
+                                   OR coalesce(@extschema@.c77_secure_db_pins_search_path(p.proconfig), false))))
 $$;
 
 -- Drops the writer function of a deleted c77_secure_db_writers row, if DDL may run now; else

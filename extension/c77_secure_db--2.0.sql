@@ -71,7 +71,7 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'c77_secure_db_writer') THEN
         CREATE ROLE c77_secure_db_writer NOLOGIN NOINHERIT;
     ELSIF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'c77_secure_db_writer'
-                  AND (rolsuper OR rolcanlogin OR rolcreaterole OR rolcreatedb OR rolreplication))
+                  AND (rolsuper OR rolcanlogin OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls))
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members
                   WHERE roleid = 'c77_secure_db_writer'::regrole OR member = 'c77_secure_db_writer'::regrole) THEN
         RAISE EXCEPTION 'Role c77_secure_db_writer exists with rights or members of its own'
@@ -227,6 +227,12 @@ AS 'MODULE_PATHNAME', 'c77_secure_db_row_hash';
 CREATE FUNCTION c77_secure_db_untrusted_objects(p_relied_on oid[]) RETURNS text
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'c77_secure_db_untrusted_objects';
+
+-- Whether a function's SET clauses (pg_proc.proconfig) pin a search_path that searches
+-- pg_temp last, parsed as PostgreSQL parses it. In C (trust.c).
+CREATE FUNCTION c77_secure_db_pins_search_path(p_config text[]) RETURNS boolean
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'c77_secure_db_pins_search_path';
 
 -- Builds (or returns the cached) description of a table: its writable columns, its single-
 -- column primary key, which security columns it has, and its hash expression.
@@ -425,9 +431,9 @@ AS $$
                   OR EXISTS (SELECT FROM pg_type WHERE typnamespace = pg_my_temp_schema()))
              AND EXISTS (SELECT FROM generate_subscripts(p_meta.relied_on, 1) AS i
                          JOIN pg_proc p ON p_meta.relied_on[i][1] = 'pg_proc'::regclass AND p.oid = p_meta.relied_on[i][2]
-                         WHERE p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
-                           AND NOT EXISTS (SELECT FROM unnest(p.proconfig) AS c
-                                           WHERE c LIKE 'search_path=%' AND c ~ '(^search_path=|,\s*)"?pg_temp"?$')) THEN
+                         JOIN pg_language l ON l.oid = p.prolang
+                         WHERE l.lanname NOT IN ('c', 'internal')
+                           AND NOT coalesce(@extschema@.c77_secure_db_pins_search_path(p.proconfig), false)) THEN
             format('This session has temporary tables or types, and table %s.%s relies on functions that do not pin their search_path, where they could stand in for the names those functions use; c77_secure_db will not run them with its owner''s rights',
                    p_meta.schema_name, p_meta.table_name)
     END

@@ -40,4 +40,10 @@ extern SPIPlanPtr c77_secure_db_session_plan(SPIPlanPtr *plan, const char *schem
  */
 extern char *c77_secure_db_untrusted(ArrayType *relied_on);
 
+/*
+ * The oid of c77_secure_db_writer, the role the write path runs statements as; fails if the
+ * role has rights, members or memberships of its own. trust.c.
+ */
+extern Oid	c77_secure_db_writer_role(void);
+
 #endif							/* C77_SECURE_DB_H */

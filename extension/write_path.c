@@ -44,7 +44,6 @@
 #include "miscadmin.h"
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
-#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -657,7 +656,7 @@ write_statement(const char *schema, WriteRequest *req, Oid relid, const char *ki
 	 * subtransaction's abort restores the user.
 	 */
 	GetUserIdAndSecContext(&caller, &caller_context);
-	SetUserIdAndSecContext(get_role_oid("c77_secure_db_writer", false),
+	SetUserIdAndSecContext(c77_secure_db_writer_role(),
 						   caller_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	if (statement != NULL)
 	{

@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION pgtap;
 CREATE EXTENSION c77_secure_db;
-SELECT plan(95);
+SELECT plan(98);
 
 CREATE ROLE app_owner LOGIN;
 CREATE ROLE app_user LOGIN IN ROLE c77_secure_db_user;
@@ -387,6 +387,20 @@ SELECT throws_like($$SELECT c77_secure_db_forget_relying_on_altered()$$, '%can o
     'the forgetting of descriptions after DDL on a type does nothing outside its event trigger');
 SELECT is((SELECT row(rolsuper, rolcanlogin, rolbypassrls, rolinherit)::text FROM pg_roles WHERE rolname = 'c77_secure_db_writer'),
     '(f,f,f,f)', 'c77_secure_db_writer cannot log in, bypass row security or inherit');
+ALTER ROLE c77_secure_db_writer BYPASSRLS;
+SELECT matches(c77_secure_db_operation('{"schema_name":"bank","table_name":"accounts","operation":"insert","data":{"owner":"x"}}') ->> 'error',
+    'role c77_secure_db_writer has rights, members or memberships of its own', 'the write path refuses a writer role given rights');
+ALTER ROLE c77_secure_db_writer NOBYPASSRLS;
+GRANT c77_secure_db_writer TO app_user;
+SELECT matches(c77_secure_db_operation('{"schema_name":"bank","table_name":"accounts","operation":"insert","data":{"owner":"x"}}') ->> 'error',
+    'role c77_secure_db_writer has rights, members or memberships of its own', 'or members');
+REVOKE c77_secure_db_writer FROM app_user;
+SELECT is(array_agg(c77_secure_db_pins_search_path(ARRAY[c]) ORDER BY n)::text, '{t,t,f,f,f,f,t,f}',
+    'a search_path counts as pinned only when its first pg_temp is its last schema, parsed as PostgreSQL does')
+FROM (VALUES (1, 'search_path=pg_catalog, pg_temp'), (2, 'search_path=pg_catalog,pg_temp'),
+             (3, 'search_path="pg_catalog, pg_temp"'), (4, 'search_path=public, "x, pg_temp"'),
+             (5, 'search_path=pg_temp, pg_catalog, pg_temp'), (6, 'search_path=public'),
+             (7, 'search_path="$user", public, pg_temp'), (8, NULL)) AS t(n, c);
 
 -- Tokens that must not authorize anything.
 SELECT set_config('c77_secure_db.auth_token', gen_random_uuid()::text, true);
