@@ -350,21 +350,18 @@ BEGIN
         SELECT 'pg_proc'::regclass::oid, tgfoid FROM pg_trigger WHERE tgrelid = p_relid AND NOT tgisinternal
         UNION
         -- Functions, SECURITY DEFINER or not (ALTER FUNCTION can make one an invoker's
-        -- function at any time, without touching the table), and operators.
-        SELECT refclassid, refobjid FROM deps WHERE refclassid IN ('pg_proc'::regclass, 'pg_operator'::regclass)
+        -- function at any time, without touching the table).
+        SELECT refclassid, refobjid FROM deps WHERE refclassid = 'pg_proc'::regclass
         UNION
-        -- Operators' functions (expressions depend on the operator, not on its function).
-        SELECT 'pg_proc'::regclass::oid, op.oprcode
-        FROM deps d JOIN pg_operator op ON d.refclassid = 'pg_operator'::regclass AND op.oid = d.refobjid
+        -- Operators, and their functions (expressions depend on the operator, not on its
+        -- function).
+        SELECT 'pg_operator'::regclass::oid, operator FROM operators
         UNION
-        -- The support functions and operators of the indexes' operator families, which
-        -- every index scan and insert runs.
+        SELECT 'pg_proc'::regclass::oid, op.oprcode FROM operators JOIN pg_operator op ON op.oid = operators.operator
+        UNION
+        -- The support functions of the indexes' operator families, which every index scan
+        -- and insert runs.
         SELECT 'pg_proc'::regclass::oid, ap.amproc FROM pg_amproc ap WHERE ap.amprocfamily IN (SELECT family FROM families)
-        UNION
-        SELECT 'pg_operator'::regclass::oid, ao.amopopr FROM pg_amop ao WHERE ao.amopfamily IN (SELECT family FROM families)
-        UNION
-        SELECT 'pg_proc'::regclass::oid, op.oprcode
-        FROM pg_amop ao JOIN pg_operator op ON op.oid = ao.amopopr WHERE ao.amopfamily IN (SELECT family FROM families)
         UNION
         -- Casts of the column types to json, which to_jsonb() calls.
         SELECT 'pg_proc'::regclass::oid, c.castfunc FROM pg_cast c
@@ -372,7 +369,12 @@ BEGIN
     ),
     families(family) AS (
         SELECT oc.opcfamily FROM pg_index i CROSS JOIN LATERAL unnest(i.indclass::oid[]) AS k(opclass)
-        JOIN pg_opclass oc ON oc.oid = k.opclass WHERE i.indrelid = p_relid
+        JOIN pg_opclass oc ON oc.oid = k.opclass WHERE i.indrelid = p_relid    ),
+    -- The operators the table's expressions and its indexes' operator families use.
+    operators(operator) AS (
+        SELECT refobjid FROM deps WHERE refclassid = 'pg_operator'::regclass
+        UNION
+        SELECT amopopr FROM pg_amop WHERE amopfamily IN (SELECT family FROM families)
     )
     -- Built-in objects are left out: they belong to the bootstrap superuser.
     SELECT coalesce(array_agg(ARRAY[classid, objid] ORDER BY classid, objid), '{}') INTO v_meta.relied_on

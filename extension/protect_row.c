@@ -65,6 +65,8 @@ read_table(const char *schema, Oid relid, bool need_token, bool need_columns, Se
 {
 	Datum		arg = ObjectIdGetDatum(relid);
 	Oid			argtype = OIDOID;
+	Datum		cached_args[2] = {arg, BoolGetDatum(!need_token)};
+	Oid			cached_argtypes[2] = {OIDOID, BOOLOID};
 	const char *kind = NULL;
 	bool		null;
 	HeapTuple	row;
@@ -85,13 +87,14 @@ read_table(const char *schema, Oid relid, bool need_token, bool need_columns, Se
 		return kind;
 
 	/* The table's cached description if it may be used (see c77_secure_db_table_meta_for);
-	 * else made anew. */
+	 * else made anew. Under a grant, the write path checked its owners this call ($2). */
 	if (SPI_execute_plan(c77_secure_db_session_plan(&cached_meta_plan, schema,
 									  "SELECT has_created_at, has_updated_at, has_deleted_at, has_content_hash, has_hash_version,\n"
 									  "       hash_nulled, unsafe_functions FROM %1$s.c77_secure_db_table_meta\n"
-									  "WHERE relid = $1 AND unsafe_functions IS NULL AND %1$s.c77_secure_db_untrusted_objects(relied_on) IS NULL",
-												  1, &argtype),
-						 &arg, NULL, false, 1) != SPI_OK_SELECT
+									  "WHERE relid = $1 AND unsafe_functions IS NULL\n"
+									  "  AND ($2 OR %1$s.c77_secure_db_untrusted_objects(relied_on) IS NULL)",
+												  2, cached_argtypes),
+						 cached_args, NULL, false, 1) != SPI_OK_SELECT
 		|| (SPI_processed == 0
 			&& SPI_execute_plan(c77_secure_db_session_plan(&meta_plan, schema,
 											 "SELECT has_created_at, has_updated_at, has_deleted_at, has_content_hash, has_hash_version,\n"

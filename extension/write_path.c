@@ -600,8 +600,8 @@ c77_secure_db_key_equality(PG_FUNCTION_ARGS)
 /*
  * Runs one statement of the request (kind: insert, update, soft_delete or delete) under a
  * grant for one row of the table, and returns the written row as jsonb (NULL: none). The
- * writer is called directly if it exists; otherwise c77_secure_db_writer_for() makes it and
- * hands back its call, or the statement itself if it cannot, to run through SPI.
+ * writer is called directly if it exists; otherwise c77_secure_db_writer_for() makes it, if
+ * it can, and hands back the statement, run this once through SPI.
  */
 static Datum
 write_statement(const char *schema, WriteRequest *req, Oid relid, const char *kind, Oid writer, FmgrInfo *call,
